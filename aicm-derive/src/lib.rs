@@ -1,0 +1,1 @@
+//! `#[derive(Usage)]` for aicm (being built).

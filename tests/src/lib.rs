@@ -1,0 +1,1 @@
+//! The local AICostManager API server (being built) and cross-crate tests.
