@@ -437,3 +437,139 @@ pub(crate) enum NextBatch {
     /// Closing and empty: stop.
     Stop,
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::delivery::record::ResponseId;
+    use crate::tracker::TrackerCore;
+
+    fn record(core: &Arc<TrackerCore>) -> QueuedRecord {
+        QueuedRecord {
+            seq: 0,
+            tracker: core.clone(),
+            response_id: ResponseId::generate(),
+            timestamp: SystemTime::now(),
+            usage: crate::usage::Payload::Map(serde_json::Map::new()),
+            customer_key: None,
+            context: None,
+        }
+    }
+
+    fn balanced(q: &Queue) -> DeliveryHealth {
+        let h = q.health();
+        assert!(h.is_balanced(), "identity broken: {h:?}");
+        h
+    }
+
+    #[test]
+    fn backpressure_drops_the_oldest_and_counts_it() {
+        let core = TrackerCore::for_tests("cfg");
+        let q = Queue::new(3, 10);
+        let mut seqs = Vec::new();
+        for _ in 0..5 {
+            match q.try_push(record(&core), OnFull::Backpressure) {
+                Ok(Pushed::Queued) => {}
+                Ok(Pushed::Displaced(old)) => seqs.push(old.seq),
+                Err(_) => panic!("backpressure never refuses"),
+            }
+        }
+        assert_eq!(seqs, vec![0, 1], "the oldest records are displaced first");
+        let h = balanced(&q);
+        assert_eq!((h.total_accepted, h.total_discarded, h.queue_size), (5, 2, 3));
+        assert!((h.queue_utilization - 1.0).abs() < f64::EPSILON);
+    }
+
+    #[test]
+    fn raise_refuses_and_keeps_the_record_out() {
+        let core = TrackerCore::for_tests("cfg");
+        let q = Queue::new(2, 10);
+        for _ in 0..2 {
+            assert!(q.try_push(record(&core), OnFull::Raise).is_ok());
+        }
+        match q.try_push(record(&core), OnFull::Raise) {
+            Err((TrackError::QueueFull { capacity: 2 }, _)) => {}
+            _ => panic!("expected QueueFull"),
+        }
+        let h = balanced(&q);
+        assert_eq!((h.total_accepted, h.queue_size, h.total_discarded), (2, 2, 0));
+    }
+
+    #[test]
+    fn batches_settle_and_flush_sees_them() {
+        let core = TrackerCore::for_tests("cfg");
+        let q = Queue::new(100, 4);
+        for _ in 0..6 {
+            assert!(q.try_push(record(&core), OnFull::Raise).is_ok());
+        }
+        // A full batch is due at once; the partial rest waits for the interval.
+        let NextBatch::Send(f1, b1) = q.next_batch(Duration::from_secs(60)) else {
+            panic!("a full batch is due");
+        };
+        assert_eq!(b1.len(), 4);
+        assert!(matches!(
+            q.next_batch(Duration::from_secs(60)),
+            NextBatch::Wait(Some(_))
+        ));
+        let h = balanced(&q);
+        assert_eq!((h.in_flight, h.queue_size), (4, 2));
+        // A flush in progress makes the partial batch due now.
+        assert_eq!(
+            q.flush(Duration::from_millis(1)),
+            Err(FlushError {
+                pending: 6,
+                timeout: Duration::from_millis(1)
+            })
+        );
+        let NextBatch::Send(f2, b2) = q.next_batch(Duration::from_secs(60)) else {
+            panic!("flush makes the rest due");
+        };
+        assert_eq!(b2.len(), 2);
+        q.settle(f1, 3, 1, Some("HTTP 422: bad".into()));
+        q.settle(f2, 2, 0, None);
+        let h = balanced(&q);
+        assert_eq!((h.total_sent, h.total_failed, h.in_flight), (5, 1, 0));
+        assert_eq!(h.last_error.as_deref(), Some("HTTP 422: bad"));
+        assert_eq!(q.flush(Duration::from_millis(1)), Ok(()));
+    }
+
+    #[test]
+    fn closing_refuses_new_records_and_stops_when_drained() {
+        let core = TrackerCore::for_tests("cfg");
+        let q = Queue::new(10, 10);
+        assert!(q.try_push(record(&core), OnFull::Raise).is_ok());
+        q.begin_closing();
+        assert!(matches!(
+            q.try_push(record(&core), OnFull::Raise),
+            Err((TrackError::Closed, _))
+        ));
+        let NextBatch::Send(f, b) = q.next_batch(Duration::from_secs(60)) else {
+            panic!("closing sends what is left at once");
+        };
+        assert!(matches!(q.next_batch(Duration::ZERO), NextBatch::Wait(None)));
+        q.settle(f, b.len(), 0, None);
+        assert!(matches!(q.next_batch(Duration::ZERO), NextBatch::Stop));
+    }
+
+    #[test]
+    fn a_blocked_producer_wakes_when_the_worker_takes_a_batch() {
+        let core = TrackerCore::for_tests("cfg");
+        let q = Arc::new(Queue::new(1, 1));
+        assert!(q.try_push(record(&core), OnFull::Block).is_ok());
+        let waiter = {
+            let q = q.clone();
+            std::thread::spawn(move || q.wait_for_room(None))
+        };
+        // Poll (with a deadline) until the producer is parked, then free a slot.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while q.state.lock().room_waiters == 0 {
+            assert!(std::time::Instant::now() < deadline, "producer never blocked");
+            std::thread::yield_now();
+        }
+        assert!(matches!(q.next_batch(Duration::ZERO), NextBatch::Send(..)));
+        assert!(matches!(waiter.join().unwrap(), BlockOutcome::Room));
+    }
+}

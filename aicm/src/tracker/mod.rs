@@ -355,3 +355,16 @@ impl Drop for TrackerInner {
         }
     }
 }
+
+#[cfg(test)]
+impl TrackerCore {
+    pub(crate) fn for_tests(config_id: &str) -> Arc<TrackerCore> {
+        Arc::new(TrackerCore {
+            config_id: config_id.to_owned(),
+            service_id: "svc".to_owned(),
+            live: LiveSchema::new(aicm_schema::Schema::empty()),
+            on_discard: None,
+            on_failed: None,
+        })
+    }
+}
