@@ -120,6 +120,14 @@ pub enum TrackError {
     /// The tracker was closed.
     #[error("tracker is closed")]
     Closed,
+    /// `deliver_now` could not deliver the record (refused, or out of retries).
+    #[error("delivery failed{}: {message}", .status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
+    Delivery {
+        /// The HTTP status of the last answer, if there was one.
+        status: Option<u16>,
+        /// The server's message, or the network error.
+        message: String,
+    },
     /// A `TrackOptions` value is unusable (e.g. a response id that is not 32 hex digits).
     #[error("invalid track option {option}: {message}")]
     InvalidOption {

@@ -13,6 +13,7 @@ pub use aicm_schema as schema;
 pub use delivery::health::{DeliveryHealth, global_delivery_health};
 pub use delivery::options::{OnFull, ParseOnFullError, defaults};
 pub use delivery::record::{DiscardedRecord, FailedRecord, ResponseId, UsageRecord};
+pub use delivery::send::Receipt;
 pub use error::{Error, FlushError, SchemaMismatch, TrackError};
 pub use tracker::{TrackContext, TrackOptions, Tracker, TrackerBuilder};
 pub use usage::{IntoUsage, PreparedUsage, Usage};

@@ -278,6 +278,24 @@ impl Queue {
         NextBatch::Send(flight, batch)
     }
 
+    /// Accounts one record sent directly (not through the queue) as accepted and in flight.
+    pub fn open_direct_flight(&self) -> u64 {
+        let mut state = self.state.lock();
+        let flight = state.next_flight;
+        state.next_flight += 1;
+        let seq = state.counters.accepted;
+        state.counters.accepted += 1;
+        state.in_flight += 1;
+        state.flights.insert(
+            flight,
+            Flight {
+                min_seq: seq,
+                remaining: 1,
+            },
+        );
+        flight
+    }
+
     /// Settles `sent` delivered and `failed` failed records of a flight.
     pub fn settle(&self, flight: u64, sent: usize, failed: usize, error: Option<String>) {
         let mut state = self.state.lock();

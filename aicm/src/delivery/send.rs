@@ -36,6 +36,8 @@ struct Answer {
     status: Option<u16>,
     message: String,
     retry_after: Option<Duration>,
+    /// The JSON body of a 2xx answer, when it is JSON.
+    body: Option<serde_json::Value>,
 }
 
 /// A flight's records encoded once: the body of the whole flight, and each record's bytes in it.
@@ -106,6 +108,35 @@ impl Sender {
                 }
             }
         }
+    }
+
+    /// Sends one record now (with the usual retries) and returns the server's event id for it.
+    /// The record is counted as accepted and then as sent or failed.
+    pub async fn deliver_one(&self, record: QueuedRecord) -> Result<Receipt, DeliveryFailure> {
+        let flight = self.queue.open_direct_flight();
+        let encoded = self.encode(flight, std::slice::from_ref(&record));
+        if encoded.members.is_empty() {
+            return Err(DeliveryFailure {
+                status: None,
+                message: "usage could not be serialised".to_owned(),
+            });
+        }
+        let answer = self.send_with_retries(&encoded, 0..1).await;
+        if answer.verdict == Verdict::Delivered {
+            self.queue.settle(flight, 1, 0, None);
+            let id = record.response_id.to_string();
+            let event_id = answer.body.as_ref().and_then(|b| event_id_for(b, &id));
+            return Ok(Receipt {
+                response_id: record.response_id,
+                event_id,
+                status: answer.status.unwrap_or(200),
+            });
+        }
+        self.fail(flight, &[&record], answer.status, &answer.message);
+        Err(DeliveryFailure {
+            status: answer.status,
+            message: answer.message,
+        })
     }
 
     /// Encodes every record; one that cannot be serialised is failed here, never silently lost.
@@ -211,6 +242,7 @@ impl Sender {
                     status: None,
                     message: describe_reqwest_error(&e),
                     retry_after: None,
+                    body: None,
                 };
             }
         };
@@ -234,6 +266,7 @@ impl Sender {
                     status: Some(status.as_u16()),
                     message: describe_reqwest_error(&e),
                     retry_after,
+                    body: None,
                 };
             }
         };
@@ -248,6 +281,7 @@ impl Sender {
                 status: Some(status.as_u16()),
                 message: String::new(),
                 retry_after: None,
+                body: json,
             };
         }
         Answer {
@@ -255,6 +289,7 @@ impl Sender {
             status: Some(status.as_u16()),
             message: server_message(status, &text),
             retry_after,
+            body: None,
         }
     }
 
@@ -293,6 +328,33 @@ impl Sender {
             }
         }
     }
+}
+
+/// What the server said to a record sent with `deliver_now`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Receipt {
+    /// The record's response id.
+    pub response_id: super::record::ResponseId,
+    /// The event the server stored it as, when the answer named one.
+    pub event_id: Option<String>,
+    /// The HTTP status of the answer (2xx).
+    pub status: u16,
+}
+
+/// Why `deliver_now` could not deliver.
+#[derive(Debug, Clone)]
+pub(crate) struct DeliveryFailure {
+    pub status: Option<u16>,
+    pub message: String,
+}
+
+/// `{"event_ids": [{"<response_id>": "<event id>"}]}` → the event id for `response_id`.
+fn event_id_for(body: &serde_json::Value, response_id: &str) -> Option<String> {
+    body.get("event_ids")?
+        .as_array()?
+        .iter()
+        .find_map(|item| item.get(response_id)?.as_str().map(str::to_owned))
 }
 
 /// The server's `message` (else `error`, else the body text, shortened).

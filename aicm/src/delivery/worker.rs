@@ -20,8 +20,8 @@ use crate::Error;
 pub(crate) struct Worker {
     pub queue: Arc<Queue>,
     pub runtime: tokio::runtime::Handle,
-    pub options: DeliveryOptions,
     pub http: reqwest::Client,
+    pub sender: Arc<Sender>,
     thread_id: ThreadId,
     thread: Mutex<Option<JoinHandle<()>>>,
     exited: Arc<Exited>,
@@ -46,6 +46,7 @@ impl Worker {
     ) -> Result<Worker, Error> {
         let queue = Arc::new(Queue::new(options.queue_size, options.max_batch_size));
         let sender = Arc::new(make_sender(queue.clone()));
+        let worker_sender = sender.clone();
         let exited = Arc::new(Exited::default());
         let (tx, rx) = std::sync::mpsc::channel();
         let thread_queue = queue.clone();
@@ -92,8 +93,8 @@ impl Worker {
         Ok(Worker {
             queue,
             runtime,
-            options,
             http,
+            sender: worker_sender,
             thread_id,
             thread: Mutex::new(Some(thread)),
             exited,

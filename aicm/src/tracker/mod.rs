@@ -20,6 +20,7 @@ use crate::delivery::options::OnFull;
 use crate::delivery::queue::{BlockOutcome, Pushed};
 use crate::delivery::record::{DiscardedRecord, FailedRecord, QueuedRecord, ResponseId};
 use crate::delivery::registry;
+use crate::delivery::send::Receipt;
 use crate::delivery::worker::Worker;
 use crate::usage::PreparedUsage;
 use crate::{Error, FlushError, IntoUsage, TrackError};
@@ -152,6 +153,30 @@ impl Tracker {
         let id = record.response_id.clone();
         self.enqueue_async(record).await?;
         Ok(id)
+    }
+
+    /// Sends one record now, bypassing the queue, and returns the server's answer: for
+    /// short-lived hosts (serverless functions, CLI tools) that may exit before a batch goes
+    /// out. Retries like the queue does; a refusal is [`TrackError::Delivery`].
+    pub async fn deliver_now(
+        &self,
+        usage: impl IntoUsage,
+        options: TrackOptions,
+    ) -> Result<Receipt, TrackError> {
+        let record = self.prepare(usage, options)?;
+        let sender = self.inner.worker.sender.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.inner.worker.runtime.spawn(async move {
+            let _ = tx.send(sender.deliver_one(record).await);
+        });
+        match rx.await {
+            Ok(Ok(receipt)) => Ok(receipt),
+            Ok(Err(failure)) => Err(TrackError::Delivery {
+                status: failure.status,
+                message: failure.message,
+            }),
+            Err(_) => Err(TrackError::Closed),
+        }
     }
 
     /// Tracks many records in one call; each gets its own result, in order.
