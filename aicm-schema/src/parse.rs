@@ -77,7 +77,10 @@ impl fmt::Display for ParseErrorKind {
             ),
             ParseErrorKind::NotGeneric(name) => write!(f, "`{name}` takes no type arguments"),
             ParseErrorKind::MissingArguments(name) => {
-                write!(f, "`{name}` needs type arguments in brackets, e.g. `{name}[...]`")
+                write!(
+                    f,
+                    "`{name}` needs type arguments in brackets, e.g. `{name}[...]`"
+                )
             }
             ParseErrorKind::BareNone => {
                 f.write_str("`None` is only allowed as a member of a union (`T | None`)")
@@ -129,7 +132,10 @@ impl<'a> Parser<'a> {
         let ty = self.parse_type_at(start)?;
         let end = self.skip_ws();
         if end < self.input.len() {
-            return Err((end, ParseErrorKind::TrailingInput(self.input[end..].to_owned())));
+            return Err((
+                end,
+                ParseErrorKind::TrailingInput(self.input[end..].to_owned()),
+            ));
         }
         Ok(ty)
     }

@@ -85,7 +85,10 @@ impl fmt::Display for UsageValidationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut sections: Vec<String> = Vec::new();
         if !self.missing_fields.is_empty() {
-            sections.push(format!("Missing fields: {}", self.missing_fields.join(", ")));
+            sections.push(format!(
+                "Missing fields: {}",
+                self.missing_fields.join(", ")
+            ));
         }
         if !self.errors.is_empty() {
             let errors: Vec<String> = self
@@ -96,7 +99,10 @@ impl fmt::Display for UsageValidationError {
             sections.push(format!("Type errors: {}", errors.join("; ")));
         }
         if !self.extra_fields.is_empty() {
-            sections.push(format!("Unexpected fields: {}", self.extra_fields.join(", ")));
+            sections.push(format!(
+                "Unexpected fields: {}",
+                self.extra_fields.join(", ")
+            ));
         }
         if sections.is_empty() {
             f.write_str("usage is valid")
