@@ -275,6 +275,7 @@ impl<'a> Parser<'a> {
             _ => {
                 // Union
                 arity("at least 1", !args.is_empty())?;
+                let first_arg = args.first().map_or(start, |(pos, _)| *pos);
                 let mut has_none = false;
                 let mut members = Vec::with_capacity(args.len());
                 for (_, item) in args {
@@ -285,7 +286,8 @@ impl<'a> Parser<'a> {
                 }
                 match TypeExpr::union_with_none(members, has_none) {
                     Some(t) => Ok(Item::Type(t)),
-                    None => Err((start, ParseErrorKind::BareNone)),
+                    // Every member was `None`.
+                    None => Err((first_arg, ParseErrorKind::BareNone)),
                 }
             }
         }
