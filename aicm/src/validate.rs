@@ -2,7 +2,9 @@
 //!
 //! Semantics (and where they deliberately differ from the Python SDK):
 //! - `int` is a JSON number written without fraction or exponent that fits `i64` or `u64`;
-//!   `1.0` and `1e3` are not ints and neither is `true` (Python accepts `true`).
+//!   `1.0` and `1e3` are not ints and neither is `true` (Python accepts `true`). The validator
+//!   sees numbers as serde_json parsed them, which reads `-0` as the float `-0.0`: that one
+//!   literal is not an int.
 //! - `float` is any JSON number (Python rejects `1`).
 //! - `List[T]` checks every element at every depth (Python checks one level).
 //! - `Dict[K, V]` checks every value; keys are JSON strings, so a `K` other than `str` means
