@@ -1,0 +1,49 @@
+//! Shared set-up for the Tracker tests against the local API.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use aicm::TrackerBuilder;
+use aicm_tests::{LocalApi, LocalApiControl};
+
+/// How long a test waits for the server to see what it expects.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// A fresh INI path in the temp directory, so tests never share a cache.
+pub fn temp_ini() -> PathBuf {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "aicm-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::create_dir_all(&dir);
+    dir.join("AICM.INI")
+}
+
+/// A builder pointed at `api` with its key and a private INI.
+pub fn builder(api: &LocalApiControl, config_id: &str) -> TrackerBuilder {
+    aicm::Tracker::builder(config_id, "openai::gpt-4o-mini")
+        .api_key(api.api_key())
+        .api_base(api.api_base())
+        .ini_path(temp_ini())
+}
+
+/// The server on its own thread, with the fixture configs.
+pub fn server() -> aicm_tests::LocalApiThread {
+    LocalApi::builder()
+        .start_in_thread()
+        .expect("local API starts")
+}
+
+/// A valid `chat-completions` usage.
+pub fn chat_usage(i: u64) -> serde_json::Value {
+    serde_json::json!({
+        "input_tokens": i,
+        "output_tokens": 2 * i,
+        "model": "gpt-4o-mini",
+        "cached": i % 2 == 0,
+    })
+}
