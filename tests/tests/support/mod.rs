@@ -47,3 +47,44 @@ pub fn chat_usage(i: u64) -> serde_json::Value {
         "cached": i % 2 == 0,
     })
 }
+
+/// Samples a tracker's health on another thread until dropped, checking the accounting
+/// identity in every snapshot.
+pub struct IdentityProbe {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<(u64, Vec<aicm::DeliveryHealth>)>>,
+}
+
+impl IdentityProbe {
+    pub fn start(tracker: &aicm::Tracker) -> IdentityProbe {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let tracker = tracker.clone();
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut samples = 0u64;
+            let mut broken = Vec::new();
+            while !flag.load(Ordering::Relaxed) {
+                let h = tracker.health();
+                samples += 1;
+                if !h.is_balanced() {
+                    broken.push(h);
+                }
+                std::thread::yield_now();
+            }
+            (samples, broken)
+        });
+        IdentityProbe {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops sampling; panics if any snapshot was unbalanced. Returns the number of samples.
+    pub fn finish(mut self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        let (samples, broken) = self.thread.take().unwrap().join().unwrap();
+        assert!(broken.is_empty(), "unbalanced snapshots: {broken:?}");
+        assert!(samples > 0);
+        samples
+    }
+}
