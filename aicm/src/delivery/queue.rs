@@ -68,6 +68,23 @@ impl State {
     }
 }
 
+/// Why a push was refused.
+pub(crate) enum Refused {
+    /// The worker is closing or stopped; the record is dropped (the caller gets `Closed`).
+    Closed,
+    /// The queue is full; the record comes back so a `Block` caller can retry it.
+    Full(QueuedRecord),
+}
+
+impl Refused {
+    pub fn into_error(self, capacity: usize) -> TrackError {
+        match self {
+            Refused::Closed => TrackError::Closed,
+            Refused::Full(_) => TrackError::QueueFull { capacity },
+        }
+    }
+}
+
 /// What a push did besides queueing the record.
 pub(crate) enum Pushed {
     Queued,
@@ -128,14 +145,12 @@ impl Queue {
 
     /// Queues `record` under `policy`, without waiting. Under `Block` a full queue gives
     /// `Err(QueueFull)` here and the caller decides how to wait (thread or task).
-    pub fn try_push(
-        &self,
-        mut record: QueuedRecord,
-        policy: OnFull,
-    ) -> Result<Pushed, (TrackError, QueuedRecord)> {
+    // The refused record travels back by value so a blocked caller can retry without boxing.
+    #[allow(clippy::result_large_err)]
+    pub fn try_push(&self, mut record: QueuedRecord, policy: OnFull) -> Result<Pushed, Refused> {
         let mut state = self.state.lock();
         if state.closing || !state.worker_alive {
-            return Err((TrackError::Closed, record));
+            return Err(Refused::Closed);
         }
         let mut displaced = None;
         if state.records.len() >= self.capacity {
@@ -144,14 +159,7 @@ impl Queue {
                     displaced = state.records.pop_front();
                     state.counters.discarded += 1;
                 }
-                OnFull::Raise | OnFull::Block => {
-                    return Err((
-                        TrackError::QueueFull {
-                            capacity: self.capacity,
-                        },
-                        record,
-                    ));
-                }
+                OnFull::Raise | OnFull::Block => return Err(Refused::Full(record)),
             }
         }
         record.seq = state.counters.accepted;
@@ -497,7 +505,10 @@ mod tests {
         }
         assert_eq!(seqs, vec![0, 1], "the oldest records are displaced first");
         let h = balanced(&q);
-        assert_eq!((h.total_accepted, h.total_discarded, h.queue_size), (5, 2, 3));
+        assert_eq!(
+            (h.total_accepted, h.total_discarded, h.queue_size),
+            (5, 2, 3)
+        );
         assert!((h.queue_utilization - 1.0).abs() < f64::EPSILON);
     }
 
@@ -509,11 +520,14 @@ mod tests {
             assert!(q.try_push(record(&core), OnFull::Raise).is_ok());
         }
         match q.try_push(record(&core), OnFull::Raise) {
-            Err((TrackError::QueueFull { capacity: 2 }, _)) => {}
-            _ => panic!("expected QueueFull"),
+            Err(Refused::Full(_)) => {}
+            _ => panic!("expected a full queue"),
         }
         let h = balanced(&q);
-        assert_eq!((h.total_accepted, h.queue_size, h.total_discarded), (2, 2, 0));
+        assert_eq!(
+            (h.total_accepted, h.queue_size, h.total_discarded),
+            (2, 2, 0)
+        );
     }
 
     #[test]
@@ -562,12 +576,15 @@ mod tests {
         q.begin_closing();
         assert!(matches!(
             q.try_push(record(&core), OnFull::Raise),
-            Err((TrackError::Closed, _))
+            Err(Refused::Closed)
         ));
         let NextBatch::Send(f, b) = q.next_batch(Duration::from_secs(60)) else {
             panic!("closing sends what is left at once");
         };
-        assert!(matches!(q.next_batch(Duration::ZERO), NextBatch::Wait(None)));
+        assert!(matches!(
+            q.next_batch(Duration::ZERO),
+            NextBatch::Wait(None)
+        ));
         q.settle(f, b.len(), 0, None);
         assert!(matches!(q.next_batch(Duration::ZERO), NextBatch::Stop));
     }
@@ -584,7 +601,10 @@ mod tests {
         // Poll (with a deadline) until the producer is parked, then free a slot.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while q.state.lock().room_waiters == 0 {
-            assert!(std::time::Instant::now() < deadline, "producer never blocked");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "producer never blocked"
+            );
             std::thread::yield_now();
         }
         assert!(matches!(q.next_batch(Duration::ZERO), NextBatch::Send(..)));

@@ -63,13 +63,19 @@ impl fmt::Debug for ResponseId {
 
 impl PartialEq<str> for ResponseId {
     fn eq(&self, other: &str) -> bool {
-        self.to_string() == other
+        match &self.0 {
+            Repr::Generated(uuid) => {
+                let mut buf = [0u8; uuid::fmt::Simple::LENGTH];
+                uuid.simple().encode_lower(&mut buf) == other
+            }
+            Repr::Given(id) => &**id == other,
+        }
     }
 }
 
 impl PartialEq<&str> for ResponseId {
     fn eq(&self, other: &&str) -> bool {
-        self.to_string() == *other
+        *self == **other
     }
 }
 
@@ -255,7 +261,10 @@ mod tests {
     fn generated_response_ids_are_32_lowercase_hex() {
         let id = ResponseId::generate().to_string();
         assert_eq!(id.len(), 32);
-        assert!(id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
         let mut json = Vec::new();
         ResponseId::generate().write_json(&mut json);
         assert_eq!(json.len(), 34);
@@ -266,6 +275,9 @@ mod tests {
         let mut out = Vec::new();
         write_json_str(&mut out, "plain");
         write_json_str(&mut out, "quote\"and\\slash\n");
-        assert_eq!(String::from_utf8(out).unwrap(), r#""plain""quote\"and\\slash\n""#);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#""plain""quote\"and\\slash\n""#
+        );
     }
 }

@@ -38,11 +38,12 @@ pub(crate) fn acquire(
     start: impl FnOnce() -> Result<Worker, Error>,
 ) -> Result<Arc<Worker>, Error> {
     let mut map = workers().lock();
-    if let Some(entry) = map.get_mut(&key) {
-        if entry.users > 0 && !entry.worker.queue.is_closing() {
-            entry.users += 1;
-            return Ok(entry.worker.clone());
-        }
+    if let Some(entry) = map.get_mut(&key)
+        && entry.users > 0
+        && !entry.worker.queue.is_closing()
+    {
+        entry.users += 1;
+        return Ok(entry.worker.clone());
     }
     let worker = Arc::new(start()?);
     map.insert(

@@ -113,8 +113,14 @@ mod tests {
         }
         let samples: Vec<Duration> = (0..64).map(|_| b.wait(10, None)).collect();
         assert!(samples.iter().any(|d| *d != samples[0]), "jitter varies");
-        assert_eq!(b.wait(0, Some(Duration::from_secs(1))), Duration::from_secs(1));
-        assert_eq!(b.wait(0, Some(Duration::from_secs(60))), Duration::from_secs(2));
+        assert_eq!(
+            b.wait(0, Some(Duration::from_secs(1))),
+            Duration::from_secs(1)
+        );
+        assert_eq!(
+            b.wait(0, Some(Duration::from_secs(60))),
+            Duration::from_secs(2)
+        );
     }
 
     #[test]

@@ -17,11 +17,22 @@ use super::retry::{Backoff, Verdict, classify, parse_retry_after};
 /// Called with the `triggered_limits` item of every 2xx answer (or `None` when absent).
 pub(crate) type LimitsHook = Arc<dyn Fn(Option<&serde_json::Value>) + Send + Sync>;
 
-/// Everything needed to POST batches for one worker.
+/// Where a worker's batches go.
+pub(crate) enum Transport {
+    /// `POST {root}/track-usage`.
+    Http {
+        http: reqwest::Client,
+        url: String,
+        auth: HeaderValue,
+    },
+    /// Kept in memory (the `testing` feature's recording tracker).
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
+    Memory(Arc<Mutex<Vec<super::record::UsageRecord>>>),
+}
+
+/// Everything needed to deliver batches for one worker.
 pub(crate) struct Sender {
-    pub http: reqwest::Client,
-    pub url: String,
-    pub auth: HeaderValue,
+    pub transport: Transport,
     pub backoff: Backoff,
     pub max_retries: u32,
     pub timeout: Duration,
@@ -53,9 +64,7 @@ const SUFFIX: &[u8] = b"]}";
 
 impl Sender {
     pub fn new(
-        http: reqwest::Client,
-        url: String,
-        auth: HeaderValue,
+        transport: Transport,
         backoff: Backoff,
         max_retries: u32,
         timeout: Duration,
@@ -63,9 +72,7 @@ impl Sender {
         limits_hook: Option<LimitsHook>,
     ) -> Sender {
         Sender {
-            http,
-            url,
-            auth,
+            transport,
             backoff,
             max_retries,
             timeout,
@@ -77,12 +84,21 @@ impl Sender {
 
     /// Delivers a flight taken from the queue and settles every one of its records.
     pub async fn deliver(&self, flight: u64, records: Vec<QueuedRecord>) {
+        if let Transport::Memory(store) = &self.transport {
+            store
+                .lock()
+                .extend(records.iter().map(QueuedRecord::to_usage_record));
+            self.queue.note_success();
+            self.queue.settle(flight, records.len(), 0, None);
+            return;
+        }
         let encoded = self.encode(flight, &records);
         if encoded.members.is_empty() {
             return;
         }
         // Ranges are over `encoded.members`; the whole flight first, halves after a refusal.
-        let mut work: Vec<Range<usize>> = vec![0..encoded.members.len()];
+        let mut work: Vec<Range<usize>> = Vec::with_capacity(8);
+        work.push(0..encoded.members.len());
         while let Some(range) = work.pop() {
             let answer = self.send_with_retries(&encoded, range.clone()).await;
             match answer.verdict {
@@ -114,6 +130,16 @@ impl Sender {
     /// The record is counted as accepted and then as sent or failed.
     pub async fn deliver_one(&self, record: QueuedRecord) -> Result<Receipt, DeliveryFailure> {
         let flight = self.queue.open_direct_flight();
+        if let Transport::Memory(store) = &self.transport {
+            store.lock().push(record.to_usage_record());
+            self.queue.note_success();
+            self.queue.settle(flight, 1, 0, None);
+            return Ok(Receipt {
+                response_id: record.response_id,
+                event_id: None,
+                status: 200,
+            });
+        }
         let encoded = self.encode(flight, std::slice::from_ref(&record));
         if encoded.members.is_empty() {
             return Err(DeliveryFailure {
@@ -226,10 +252,18 @@ impl Sender {
     }
 
     async fn post(&self, body: Vec<u8>) -> Answer {
-        let request = self
-            .http
-            .post(&self.url)
-            .header(AUTHORIZATION, self.auth.clone())
+        let Transport::Http { http, url, auth } = &self.transport else {
+            return Answer {
+                verdict: Verdict::Delivered,
+                status: Some(200),
+                message: String::new(),
+                retry_after: None,
+                body: None,
+            };
+        };
+        let request = http
+            .post(url)
+            .header(AUTHORIZATION, auth.clone())
             .header(USER_AGENT, super::USER_AGENT_VALUE)
             .header(CONTENT_TYPE, "application/json")
             .timeout(self.timeout)
@@ -297,7 +331,10 @@ impl Sender {
     fn fail(&self, flight: u64, records: &[&QueuedRecord], status: Option<u16>, message: &str) {
         let error = match status {
             Some(401 | 403 | 404) => {
-                format!("configuration error (HTTP {}): {message}", status.unwrap_or(0))
+                format!(
+                    "configuration error (HTTP {}): {message}",
+                    status.unwrap_or(0)
+                )
             }
             Some(s) => format!("HTTP {s}: {message}"),
             None => message.to_owned(),
@@ -371,10 +408,7 @@ pub(crate) fn server_message(status: reqwest::StatusCode, body: &[u8]) -> String
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
     if text.is_empty() {
-        status
-            .canonical_reason()
-            .unwrap_or("no message")
-            .to_owned()
+        status.canonical_reason().unwrap_or("no message").to_owned()
     } else {
         text.chars().take(500).collect()
     }

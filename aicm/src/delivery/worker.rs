@@ -87,7 +87,11 @@ impl Worker {
         let runtime = match rx.recv() {
             Ok(Ok(handle)) => handle,
             Ok(Err(e)) => return Err(Error::Worker(format!("could not start its runtime: {e}"))),
-            Err(_) => return Err(Error::Worker("the delivery thread died at start".to_owned())),
+            Err(_) => {
+                return Err(Error::Worker(
+                    "the delivery thread died at start".to_owned(),
+                ));
+            }
         };
         health::register(&queue);
         Ok(Worker {
@@ -120,10 +124,8 @@ impl Worker {
         }
         let finished = *done;
         drop(done);
-        if finished {
-            if let Some(handle) = self.thread.lock().take() {
-                let _ = handle.join();
-            }
+        if finished && let Some(handle) = self.thread.lock().take() {
+            let _ = handle.join();
         }
         finished
     }

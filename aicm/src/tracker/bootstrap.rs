@@ -118,13 +118,13 @@ pub(crate) async fn load(
         };
         for c in data.claims.configs {
             if c.config_id == config_id {
-                let schema = c
-                    .manual_usage_schema
-                    .parse()
-                    .map_err(|source| Error::InvalidSchema {
-                        config_id: config_id.to_owned(),
-                        source,
-                    })?;
+                let schema =
+                    c.manual_usage_schema
+                        .parse()
+                        .map_err(|source| Error::InvalidSchema {
+                            config_id: config_id.to_owned(),
+                            source,
+                        })?;
                 return Ok(Loaded { schema });
             }
             known.push(c.config_id);

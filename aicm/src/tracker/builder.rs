@@ -10,14 +10,14 @@ use reqwest::header::HeaderValue;
 
 use super::bootstrap::{self, Overrides};
 use super::{Tracker, TrackerCore, TrackerInner};
+use crate::Error;
 use crate::delivery::options::{DeliveryOptions, OnFull};
 use crate::delivery::record::{DiscardedRecord, FailedRecord};
 use crate::delivery::registry::{self, WorkerKey};
 use crate::delivery::retry::Backoff;
-use crate::delivery::send::Sender;
+use crate::delivery::send::{Sender, Transport};
 use crate::delivery::worker::Worker;
 use crate::tracker::context::LiveSchema;
-use crate::Error;
 
 pub(crate) type Callback<T> = Box<dyn Fn(&T) + Send + Sync + 'static>;
 
@@ -43,6 +43,8 @@ pub struct TrackerBuilder {
     on_discard: Option<Callback<DiscardedRecord>>,
     on_failed: Option<Callback<FailedRecord>>,
     http_client: Option<reqwest::Client>,
+    memory: Option<MemorySetup>,
+    schema: Option<aicm_schema::Schema>,
 }
 
 impl fmt::Debug for TrackerBuilder {
@@ -50,7 +52,10 @@ impl fmt::Debug for TrackerBuilder {
         f.debug_struct("TrackerBuilder")
             .field("config_id", &self.config_id)
             .field("service_id", &self.service_id)
-            .field("api_key", &self.overrides.api_key.as_ref().map(|_| "(redacted)"))
+            .field(
+                "api_key",
+                &self.overrides.api_key.as_ref().map(|_| "(redacted)"),
+            )
             .field("api_base", &self.overrides.api_base)
             .field("api_url", &self.overrides.api_url)
             .field("ini_path", &self.overrides.ini_path)
@@ -71,6 +76,8 @@ impl TrackerBuilder {
             on_discard: None,
             on_failed: None,
             http_client: None,
+            memory: None,
+            schema: None,
         }
     }
 
@@ -203,15 +210,18 @@ impl TrackerBuilder {
                     .to_owned(),
             ));
         }
+        let Some(settings) = prepared.settings.as_ref() else {
+            return prepared.finish(worker, Ok(None));
+        };
         let (tx, rx) = std::sync::mpsc::channel();
         let http = worker.http.clone();
-        let settings = prepared.settings.clone_for_load();
+        let settings = settings.clone_for_load();
         let config_id = prepared.config_id.clone();
         worker.runtime.spawn(async move {
             let _ = tx.send(bootstrap::load(&http, &settings, &config_id).await);
         });
         let loaded = match rx.recv() {
-            Ok(result) => result,
+            Ok(result) => result.map(Some),
             Err(_) => Err(Error::Worker("the delivery worker stopped".to_owned())),
         };
         prepared.finish(worker, loaded)
@@ -220,55 +230,80 @@ impl TrackerBuilder {
     /// Builds the Tracker without blocking the executor. Works on any tokio runtime.
     pub async fn build_async(self) -> Result<Tracker, Error> {
         let (prepared, worker) = self.prepare()?;
+        let Some(settings) = prepared.settings.as_ref() else {
+            return prepared.finish(worker, Ok(None));
+        };
         let (tx, rx) = tokio::sync::oneshot::channel();
         let http = worker.http.clone();
-        let settings = prepared.settings.clone_for_load();
+        let settings = settings.clone_for_load();
         let config_id = prepared.config_id.clone();
         worker.runtime.spawn(async move {
             let _ = tx.send(bootstrap::load(&http, &settings, &config_id).await);
         });
         let loaded = match rx.await {
-            Ok(result) => result,
+            Ok(result) => result.map(Some),
             Err(_) => Err(Error::Worker("the delivery worker stopped".to_owned())),
         };
         prepared.finish(worker, loaded)
     }
 
     fn prepare(mut self) -> Result<(Prepared, Arc<Worker>), Error> {
-        let settings = bootstrap::resolve(&self.overrides)?;
         self.options.on_full = match self.on_full {
             Some(p) => p,
             None => on_full_from_env()?,
         };
         let options = self.options.clone();
-        let http = match self.http_client.clone() {
-            Some(client) => client,
-            None => reqwest::Client::builder()
-                .timeout(options.timeout)
-                .connect_timeout(options.timeout.min(Duration::from_secs(10)))
-                .build()
-                .map_err(|e| Error::Worker(format!("could not build the HTTP client: {e}")))?,
-        };
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", settings.api_key))
-            .map_err(|_| Error::InvalidSetting {
-                name: "AICM_API_KEY",
-                message: "the API key holds characters that cannot be sent in a header".to_owned(),
-            })?;
-        auth.set_sensitive(true);
-        let key = WorkerKey {
-            api_root: settings.api_root.clone(),
-            api_key: settings.api_key.clone(),
-            ini_path: settings.ini_path.clone(),
-            options: options.clone(),
-            unique: self.http_client.as_ref().map(|_| unique_id()),
-        };
-        let url = format!("{}/track-usage", settings.api_root);
-        let worker = registry::acquire(key, || {
-            Worker::start(options.clone(), http.clone(), |queue| {
-                Sender::new(
-                    http.clone(),
-                    url,
+        let (key, transport, http, settings) = match self.memory.take() {
+            Some(memory) => {
+                let key = WorkerKey {
+                    api_root: String::new(),
+                    api_key: String::new(),
+                    ini_path: PathBuf::new(),
+                    options: options.clone(),
+                    unique: Some(unique_id()),
+                };
+                let http = reqwest::Client::new();
+                self.schema = Some(memory.schema);
+                (key, Transport::Memory(memory.store), http, None)
+            }
+            None => {
+                let settings = bootstrap::resolve(&self.overrides)?;
+                let http = match self.http_client.clone() {
+                    Some(client) => client,
+                    None => reqwest::Client::builder()
+                        .timeout(options.timeout)
+                        .connect_timeout(options.timeout.min(Duration::from_secs(10)))
+                        .build()
+                        .map_err(|e| {
+                            Error::Worker(format!("could not build the HTTP client: {e}"))
+                        })?,
+                };
+                let mut auth = HeaderValue::from_str(&format!("Bearer {}", settings.api_key))
+                    .map_err(|_| Error::InvalidSetting {
+                        name: "AICM_API_KEY",
+                        message: "the API key holds characters that cannot be sent in a header"
+                            .to_owned(),
+                    })?;
+                auth.set_sensitive(true);
+                let key = WorkerKey {
+                    api_root: settings.api_root.clone(),
+                    api_key: settings.api_key.clone(),
+                    ini_path: settings.ini_path.clone(),
+                    options: options.clone(),
+                    unique: self.http_client.as_ref().map(|_| unique_id()),
+                };
+                let transport = Transport::Http {
+                    http: http.clone(),
+                    url: format!("{}/track-usage", settings.api_root),
                     auth,
+                };
+                (key, transport, http, Some(settings))
+            }
+        };
+        let worker = registry::acquire(key, || {
+            Worker::start(options.clone(), http, |queue| {
+                Sender::new(
+                    transport,
                     Backoff {
                         initial: options.initial_backoff,
                         max: options.max_backoff,
@@ -285,6 +320,7 @@ impl TrackerBuilder {
                 config_id: self.config_id,
                 service_id: self.service_id,
                 settings,
+                schema: self.schema,
                 options: self.options,
                 on_discard: self.on_discard,
                 on_failed: self.on_failed,
@@ -292,6 +328,24 @@ impl TrackerBuilder {
             worker,
         ))
     }
+
+    /// A Tracker whose worker keeps records in `store` instead of sending them, validating
+    /// against `schema` (the `testing` feature's recording tracker).
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
+    pub(crate) fn in_memory(
+        mut self,
+        schema: aicm_schema::Schema,
+        store: Arc<parking_lot::Mutex<Vec<crate::UsageRecord>>>,
+    ) -> Self {
+        self.memory = Some(MemorySetup { schema, store });
+        self
+    }
+}
+
+/// What replaces settings, config loading and HTTP for an in-memory Tracker.
+struct MemorySetup {
+    schema: aicm_schema::Schema,
+    store: Arc<parking_lot::Mutex<Vec<crate::UsageRecord>>>,
 }
 
 fn unique_id() -> u64 {
@@ -315,7 +369,10 @@ fn on_full_from_env() -> Result<OnFull, Error> {
 struct Prepared {
     config_id: String,
     service_id: String,
-    settings: bootstrap::Settings,
+    /// `None` for an in-memory Tracker.
+    settings: Option<bootstrap::Settings>,
+    /// Known without loading (in-memory Tracker).
+    schema: Option<aicm_schema::Schema>,
     options: DeliveryOptions,
     on_discard: Option<Callback<DiscardedRecord>>,
     on_failed: Option<Callback<FailedRecord>>,
@@ -335,11 +392,13 @@ impl Prepared {
     fn finish(
         self,
         worker: Arc<Worker>,
-        loaded: Result<bootstrap::Loaded, Error>,
+        loaded: Result<Option<bootstrap::Loaded>, Error>,
     ) -> Result<Tracker, Error> {
-        let loaded = match loaded {
-            Ok(l) => l,
-            Err(e) => {
+        let schema = match (loaded, self.schema) {
+            (Ok(Some(loaded)), _) => loaded.schema,
+            (Ok(None), Some(schema)) => schema,
+            (Ok(None), None) => aicm_schema::Schema::empty(),
+            (Err(e), _) => {
                 registry::release(&worker);
                 return Err(e);
             }
@@ -347,7 +406,7 @@ impl Prepared {
         let core = Arc::new(TrackerCore {
             config_id: self.config_id,
             service_id: self.service_id,
-            live: LiveSchema::new(loaded.schema),
+            live: LiveSchema::new(schema),
             on_discard: self.on_discard,
             on_failed: self.on_failed,
         });

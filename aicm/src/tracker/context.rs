@@ -33,6 +33,7 @@ impl LiveSchema {
     }
 
     /// A refreshed schema: typed records are compared again.
+    #[allow(dead_code)] // used by `refresh` once the config store lands
     pub fn replace(&self, schema: Schema) {
         *self.schema.write() = Arc::new(schema);
         self.verdicts.lock().clear();
@@ -52,20 +53,20 @@ impl TrackContext<'_> {
         let schema = self.live.schema.read();
         TypeValidator::new()
             .validate_usage(&schema, map)
-            .map_err(TrackError::Validation)
+            .map_err(TrackError::from)
     }
 
     /// Checks a typed record's declared config id, and compares its compiled schema with the
     /// live one once per type (keyed by the fingerprint the derive emits).
     pub fn check_typed<T: Usage + ?Sized>(&self) -> Result<(), TrackError> {
-        if let Some(expected) = T::CONFIG_ID {
-            if expected != self.config_id {
-                return Err(TrackError::ConfigMismatch {
-                    type_name: T::TYPE_NAME,
-                    expected,
-                    actual: self.config_id.to_owned(),
-                });
-            }
+        if let Some(expected) = T::CONFIG_ID
+            && expected != self.config_id
+        {
+            return Err(TrackError::ConfigMismatch {
+                type_name: T::TYPE_NAME,
+                expected,
+                actual: self.config_id.to_owned(),
+            });
         }
         let fingerprint = T::FINGERPRINT;
         if fingerprint != 0 && self.live.last_compatible.load(Ordering::Acquire) == fingerprint {
@@ -75,9 +76,7 @@ impl TrackContext<'_> {
             let mut verdicts = self.live.verdicts.lock();
             verdicts
                 .entry(fingerprint)
-                .or_insert_with(|| {
-                    compare::<T>(self.config_id, &self.live.schema.read())
-                })
+                .or_insert_with(|| compare::<T>(self.config_id, &self.live.schema.read()))
                 .clone()
         };
         match verdict {
@@ -87,7 +86,7 @@ impl TrackContext<'_> {
                     .store(fingerprint, Ordering::Release);
                 Ok(())
             }
-            Err(mismatch) => Err(TrackError::SchemaMismatch(mismatch)),
+            Err(mismatch) => Err(TrackError::from(mismatch)),
         }
     }
 }

@@ -17,7 +17,7 @@ pub use options::TrackOptions;
 
 use crate::delivery::health::DeliveryHealth;
 use crate::delivery::options::OnFull;
-use crate::delivery::queue::{BlockOutcome, Pushed};
+use crate::delivery::queue::{BlockOutcome, Pushed, Refused};
 use crate::delivery::record::{DiscardedRecord, FailedRecord, QueuedRecord, ResponseId};
 use crate::delivery::registry;
 use crate::delivery::send::Receipt;
@@ -99,10 +99,7 @@ impl Tracker {
     }
 
     /// A builder for every setting.
-    pub fn builder(
-        config_id: impl Into<String>,
-        service_id: impl Into<String>,
-    ) -> TrackerBuilder {
+    pub fn builder(config_id: impl Into<String>, service_id: impl Into<String>) -> TrackerBuilder {
         TrackerBuilder::new(config_id.into(), service_id.into())
     }
 
@@ -258,16 +255,16 @@ impl Tracker {
             live: &core.live,
         };
         let PreparedUsage(payload) = usage.into_prepared(&ctx)?;
-        if let Some(context) = &options.context {
-            if !context.is_object() {
-                return Err(TrackError::InvalidOption {
-                    option: "context",
-                    message: format!(
-                        "must be a JSON object, got {}",
-                        crate::usage::json_kind(context)
-                    ),
-                });
-            }
+        if let Some(context) = &options.context
+            && !context.is_object()
+        {
+            return Err(TrackError::InvalidOption {
+                option: "context",
+                message: format!(
+                    "must be a JSON object, got {}",
+                    crate::usage::json_kind(context)
+                ),
+            });
         }
         let response_id = match options.response_id {
             None => ResponseId::generate(),
@@ -310,14 +307,18 @@ impl Tracker {
                     self.report_displaced(pushed);
                     return Ok(());
                 }
-                Err((TrackError::QueueFull { capacity }, back)) if policy == OnFull::Block => {
+                Err(Refused::Full(back)) if policy == OnFull::Block => {
                     match queue.wait_for_room(deadline) {
                         BlockOutcome::Room => record = back,
-                        BlockOutcome::TimedOut => return Err(TrackError::QueueFull { capacity }),
+                        BlockOutcome::TimedOut => {
+                            return Err(TrackError::QueueFull {
+                                capacity: queue.capacity(),
+                            });
+                        }
                         BlockOutcome::Closed => return Err(TrackError::Closed),
                     }
                 }
-                Err((error, _)) => return Err(error),
+                Err(refused) => return Err(refused.into_error(queue.capacity())),
             }
         }
     }
@@ -332,14 +333,18 @@ impl Tracker {
                     self.report_displaced(pushed);
                     return Ok(());
                 }
-                Err((TrackError::QueueFull { capacity }, back)) if policy == OnFull::Block => {
+                Err(Refused::Full(back)) if policy == OnFull::Block => {
                     match queue.wait_for_room_async(deadline).await {
                         BlockOutcome::Room => record = back,
-                        BlockOutcome::TimedOut => return Err(TrackError::QueueFull { capacity }),
+                        BlockOutcome::TimedOut => {
+                            return Err(TrackError::QueueFull {
+                                capacity: queue.capacity(),
+                            });
+                        }
                         BlockOutcome::Closed => return Err(TrackError::Closed),
                     }
                 }
-                Err((error, _)) => return Err(error),
+                Err(refused) => return Err(refused.into_error(queue.capacity())),
             }
         }
     }
