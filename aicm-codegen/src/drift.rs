@@ -188,10 +188,10 @@ pub(crate) fn embedded_schemas(text: &str) -> Vec<(String, Schema)> {
             if parsed.is_err() {
                 continue;
             }
-            if let (Some(schema), Some(config_id)) = (schema, config_id) {
-                if let Ok(schema) = Schema::from_json_str(&schema) {
-                    out.push((config_id, schema));
-                }
+            if let (Some(schema), Some(config_id)) = (schema, config_id)
+                && let Ok(schema) = Schema::from_json_str(&schema)
+            {
+                out.push((config_id, schema));
             }
         }
     }

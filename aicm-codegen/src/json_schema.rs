@@ -66,7 +66,8 @@ pub fn json_schema(config: &ConfigSchema) -> Schema {
 /// The JSON Schema of one schema type.
 pub fn type_schema(ty: &TypeExpr) -> Schema {
     match ty {
-        TypeExpr::Any => Schema::from(true),
+        // `{}` rather than `true`, so that a description can be attached.
+        TypeExpr::Any => json_schema!({}),
         TypeExpr::Int => json_schema!({
             "type": "integer",
             "minimum": i64::MIN,
@@ -90,7 +91,7 @@ pub fn type_schema(ty: &TypeExpr) -> Schema {
             schema
         }
         TypeExpr::Optional(inner) => match inner.as_ref() {
-            TypeExpr::Any => Schema::from(true),
+            TypeExpr::Any => json_schema!({}),
             inner => json_schema!({"anyOf": [type_schema(inner), {"type": "null"}]}),
         },
         TypeExpr::Union(members) => {
@@ -111,10 +112,9 @@ fn key_schema(ty: &TypeExpr) -> Option<Value> {
         TypeExpr::Int => Some(json!({"pattern": INT_KEY})),
         TypeExpr::Float => Some(json!({"pattern": FLOAT_KEY})),
         TypeExpr::Bool => Some(json!({"enum": ["true", "false"]})),
-        TypeExpr::Optional(inner) => match key_schema(inner) {
-            None => None,
-            Some(inner) => Some(json!({"anyOf": [inner, {"const": "null"}]})),
-        },
+        TypeExpr::Optional(inner) => {
+            key_schema(inner).map(|inner| json!({"anyOf": [inner, {"const": "null"}]}))
+        }
         TypeExpr::Union(members) => {
             let mut any_of = Vec::new();
             for member in members {
