@@ -36,19 +36,58 @@ pub fn render_module(
 ) -> Result<String, CodegenError> {
     let names = struct_names(configs, options)?;
     let mut taken: BTreeSet<String> = names.iter().cloned().collect();
-    let mut items = Vec::new();
+    // Naming is sequential (enum names must be unique across the module); the tokens go on
+    // as text because a TokenStream cannot cross threads.
+    let mut texts = Vec::with_capacity(configs.len());
     for (config, name) in configs.iter().zip(&names) {
-        items.push(config_items(config, name, options, &mut taken)?);
+        texts.push(config_items(config, name, options, &mut taken)?.to_string());
     }
-    let file: syn::File = syn::parse2(quote!(#(#items)*)).map_err(|e| {
-        // Only a bug here can produce tokens that do not parse; say so rather than panic.
-        CodegenError::InputFormat {
-            path: "generated module".into(),
-            message: format!("internal error, generated tokens do not parse: {e}"),
-        }
-    })?;
     let mut out = header(configs, &names);
-    // One item at a time, so that a blank line separates them.
+    for chunk in format_all(&texts)? {
+        out.push_str(&chunk);
+    }
+    Ok(out)
+}
+
+/// Parses and pretty-prints each config's items, spread over the available cores (the bulk
+/// of the work for large modules); the result keeps the input order.
+fn format_all(texts: &[String]) -> Result<Vec<String>, CodegenError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(texts.len())
+        .max(1);
+    if threads == 1 {
+        return texts.iter().map(|t| format_items(t)).collect();
+    }
+    let per_thread = texts.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = texts
+            .chunks(per_thread)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|t| format_items(t))
+                        .collect::<Result<Vec<String>, CodegenError>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(texts.len());
+        for handle in handles {
+            match handle.join() {
+                Ok(chunk) => out.extend(chunk?),
+                Err(_) => return Err(internal("a formatting thread panicked".to_owned())),
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// One config's items, formatted by prettyplease with a blank line before each.
+fn format_items(text: &str) -> Result<String, CodegenError> {
+    let file = syn::parse_file(text)
+        .map_err(|e| internal(format!("generated tokens do not parse: {e}")))?;
+    let mut out = String::new();
     for item in file.items {
         out.push('\n');
         out.push_str(&prettyplease::unparse(&syn::File {
@@ -58,6 +97,14 @@ pub fn render_module(
         }));
     }
     Ok(out)
+}
+
+/// Only a bug here can cause this; it is reported rather than panicking.
+fn internal(message: String) -> CodegenError {
+    CodegenError::InputFormat {
+        path: "generated module".into(),
+        message: format!("internal error: {message}"),
+    }
 }
 
 fn header(configs: &[ConfigSchema], names: &[String]) -> String {
@@ -228,6 +275,10 @@ fn enum_item(e: &UnionEnum, schemars: &TokenStream) -> TokenStream {
             #(#variants)*
         }
 
-        impl #c::Conforms<#marker> for #name {}
+        // In a block of its own, so the short alias cannot clash with the user's names.
+        const _: () = {
+            use #c as c;
+            impl c::Conforms<#marker> for #name {}
+        };
     }
 }

@@ -168,9 +168,10 @@ fn variant_base(ty: &TypeExpr) -> String {
 }
 
 /// The marker type of `aicm`'s conformance traits for `ty`, e.g.
-/// `Union<(Str, List<Int>)>`; it must spell exactly what `#[derive(Usage)]` asks for.
+/// `c::Union<(c::Str, c::List<c::Int>)>` with `c` standing for [`conform_path`]; it must spell
+/// exactly what `#[derive(Usage)]` asks for.
 pub(crate) fn marker(ty: &TypeExpr) -> TokenStream {
-    let c = conform_path();
+    let c = quote!(c);
     match ty {
         TypeExpr::Any => quote!(#c::Any),
         TypeExpr::Int => quote!(#c::Int),

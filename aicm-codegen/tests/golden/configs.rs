@@ -51,11 +51,10 @@ pub enum AgentRunUsageOutcome {
     Int(i64),
 }
 
-impl ::aicm::__private::conform::Conforms<
-    ::aicm::__private::conform::Union<
-        (::aicm::__private::conform::Str, ::aicm::__private::conform::Int),
-    >,
-> for AgentRunUsageOutcome {}
+const _: () = {
+    use ::aicm::__private::conform as c;
+    impl c::Conforms<c::Union<(c::Str, c::Int)>> for AgentRunUsageOutcome {}
+};
 
 /// Usage record for the AICostManager config `chat-completions`.
 ///

@@ -77,11 +77,10 @@ pub enum EveryFormUsageEither {
     Str(String),
 }
 
-impl ::aicm::__private::conform::Conforms<
-    ::aicm::__private::conform::Union<
-        (::aicm::__private::conform::Int, ::aicm::__private::conform::Str),
-    >,
-> for EveryFormUsageEither {}
+const _: () = {
+    use ::aicm::__private::conform as c;
+    impl c::Conforms<c::Union<(c::Int, c::Str)>> for EveryFormUsageEither {}
+};
 
 /// One of the members of `Union[bool, float]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,8 +93,7 @@ pub enum EveryFormUsagePipeEither {
     Float(f64),
 }
 
-impl ::aicm::__private::conform::Conforms<
-    ::aicm::__private::conform::Union<
-        (::aicm::__private::conform::Bool, ::aicm::__private::conform::Float),
-    >,
-> for EveryFormUsagePipeEither {}
+const _: () = {
+    use ::aicm::__private::conform as c;
+    impl c::Conforms<c::Union<(c::Bool, c::Float)>> for EveryFormUsagePipeEither {}
+};

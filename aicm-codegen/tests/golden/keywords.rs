@@ -60,11 +60,10 @@ pub enum KeywordsUsageStruct {
     Str(String),
 }
 
-impl ::aicm::__private::conform::Conforms<
-    ::aicm::__private::conform::Union<
-        (::aicm::__private::conform::Int, ::aicm::__private::conform::Str),
-    >,
-> for KeywordsUsageStruct {}
+const _: () = {
+    use ::aicm::__private::conform as c;
+    impl c::Conforms<c::Union<(c::Int, c::Str)>> for KeywordsUsageStruct {}
+};
 
 /// Usage record for the AICostManager config `type`.
 ///

@@ -46,11 +46,10 @@ pub enum DeeplyNestedUsageTagged {
     Str(String),
 }
 
-impl ::aicm::__private::conform::Conforms<
-    ::aicm::__private::conform::Union<
-        (::aicm::__private::conform::Int, ::aicm::__private::conform::Str),
-    >,
-> for DeeplyNestedUsageTagged {}
+const _: () = {
+    use ::aicm::__private::conform as c;
+    impl c::Conforms<c::Union<(c::Int, c::Str)>> for DeeplyNestedUsageTagged {}
+};
 
 /// One of the members of `Union[List[int], Dict[str, float], bool]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,18 +64,11 @@ pub enum DeeplyNestedUsageChoice {
     Bool(bool),
 }
 
-impl ::aicm::__private::conform::Conforms<
-    ::aicm::__private::conform::Union<
-        (
-            ::aicm::__private::conform::List<::aicm::__private::conform::Int>,
-            ::aicm::__private::conform::Dict<
-                ::aicm::__private::conform::Str,
-                ::aicm::__private::conform::Float,
-            >,
-            ::aicm::__private::conform::Bool,
-        ),
-    >,
-> for DeeplyNestedUsageChoice {}
+const _: () = {
+    use ::aicm::__private::conform as c;
+    impl c::Conforms<c::Union<(c::List<c::Int>, c::Dict<c::Str, c::Float>, c::Bool)>>
+    for DeeplyNestedUsageChoice {}
+};
 
 /// One of the members of `Union[List[Union[int, str]], Dict[str, Union[bool, float]], str]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,24 +88,18 @@ pub enum DeeplyNestedUsageNestedUnion {
     Str(String),
 }
 
-impl ::aicm::__private::conform::Conforms<
-    ::aicm::__private::conform::Union<
-        (
-            ::aicm::__private::conform::List<
-                ::aicm::__private::conform::Union<
-                    (::aicm::__private::conform::Int, ::aicm::__private::conform::Str),
-                >,
-            >,
-            ::aicm::__private::conform::Dict<
-                ::aicm::__private::conform::Str,
-                ::aicm::__private::conform::Union<
-                    (::aicm::__private::conform::Bool, ::aicm::__private::conform::Float),
-                >,
-            >,
-            ::aicm::__private::conform::Str,
-        ),
-    >,
-> for DeeplyNestedUsageNestedUnion {}
+const _: () = {
+    use ::aicm::__private::conform as c;
+    impl c::Conforms<
+        c::Union<
+            (
+                c::List<c::Union<(c::Int, c::Str)>>,
+                c::Dict<c::Str, c::Union<(c::Bool, c::Float)>>,
+                c::Str,
+            ),
+        >,
+    > for DeeplyNestedUsageNestedUnion {}
+};
 
 /// One of the members of `Union[int, str]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -126,11 +112,11 @@ pub enum DeeplyNestedUsageNestedUnionListIntOrStr {
     Str(String),
 }
 
-impl ::aicm::__private::conform::Conforms<
-    ::aicm::__private::conform::Union<
-        (::aicm::__private::conform::Int, ::aicm::__private::conform::Str),
-    >,
-> for DeeplyNestedUsageNestedUnionListIntOrStr {}
+const _: () = {
+    use ::aicm::__private::conform as c;
+    impl c::Conforms<c::Union<(c::Int, c::Str)>>
+    for DeeplyNestedUsageNestedUnionListIntOrStr {}
+};
 
 /// One of the members of `Union[bool, float]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -143,8 +129,8 @@ pub enum DeeplyNestedUsageNestedUnionDictStrBoolOrFloat {
     Float(f64),
 }
 
-impl ::aicm::__private::conform::Conforms<
-    ::aicm::__private::conform::Union<
-        (::aicm::__private::conform::Bool, ::aicm::__private::conform::Float),
-    >,
-> for DeeplyNestedUsageNestedUnionDictStrBoolOrFloat {}
+const _: () = {
+    use ::aicm::__private::conform as c;
+    impl c::Conforms<c::Union<(c::Bool, c::Float)>>
+    for DeeplyNestedUsageNestedUnionDictStrBoolOrFloat {}
+};

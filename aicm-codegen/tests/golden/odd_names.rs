@@ -84,11 +84,10 @@ pub enum OddNamesUsageMixedUnion {
     Str(String),
 }
 
-impl ::aicm::__private::conform::Conforms<
-    ::aicm::__private::conform::Union<
-        (::aicm::__private::conform::Int, ::aicm::__private::conform::Str),
-    >,
-> for OddNamesUsageMixedUnion {}
+const _: () = {
+    use ::aicm::__private::conform as c;
+    impl c::Conforms<c::Union<(c::Int, c::Str)>> for OddNamesUsageMixedUnion {}
+};
 
 /// Usage record for the AICostManager config `Ünïcode-config`.
 ///

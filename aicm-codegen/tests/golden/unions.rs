@@ -48,11 +48,10 @@ pub enum UnionsUsageNumber {
     Float(f64),
 }
 
-impl ::aicm::__private::conform::Conforms<
-    ::aicm::__private::conform::Union<
-        (::aicm::__private::conform::Float, ::aicm::__private::conform::Int),
-    >,
-> for UnionsUsageNumber {}
+const _: () = {
+    use ::aicm::__private::conform as c;
+    impl c::Conforms<c::Union<(c::Float, c::Int)>> for UnionsUsageNumber {}
+};
 
 /// One of the members of `Union[list, List[int]]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,14 +64,10 @@ pub enum UnionsUsageItems {
     List(Vec<::serde_json::Value>),
 }
 
-impl ::aicm::__private::conform::Conforms<
-    ::aicm::__private::conform::Union<
-        (
-            ::aicm::__private::conform::AnyList,
-            ::aicm::__private::conform::List<::aicm::__private::conform::Int>,
-        ),
-    >,
-> for UnionsUsageItems {}
+const _: () = {
+    use ::aicm::__private::conform as c;
+    impl c::Conforms<c::Union<(c::AnyList, c::List<c::Int>)>> for UnionsUsageItems {}
+};
 
 /// One of the members of `Union[dict, Dict[str, int]]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,17 +80,11 @@ pub enum UnionsUsageTable {
     Dict(::serde_json::Map<String, ::serde_json::Value>),
 }
 
-impl ::aicm::__private::conform::Conforms<
-    ::aicm::__private::conform::Union<
-        (
-            ::aicm::__private::conform::AnyDict,
-            ::aicm::__private::conform::Dict<
-                ::aicm::__private::conform::Str,
-                ::aicm::__private::conform::Int,
-            >,
-        ),
-    >,
-> for UnionsUsageTable {}
+const _: () = {
+    use ::aicm::__private::conform as c;
+    impl c::Conforms<c::Union<(c::AnyDict, c::Dict<c::Str, c::Int>)>>
+    for UnionsUsageTable {}
+};
 
 /// One of the members of `Union[str, int, bool, float]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,16 +101,11 @@ pub enum UnionsUsageScalar {
     Float(f64),
 }
 
-impl ::aicm::__private::conform::Conforms<
-    ::aicm::__private::conform::Union<
-        (
-            ::aicm::__private::conform::Str,
-            ::aicm::__private::conform::Int,
-            ::aicm::__private::conform::Bool,
-            ::aicm::__private::conform::Float,
-        ),
-    >,
-> for UnionsUsageScalar {}
+const _: () = {
+    use ::aicm::__private::conform as c;
+    impl c::Conforms<c::Union<(c::Str, c::Int, c::Bool, c::Float)>>
+    for UnionsUsageScalar {}
+};
 
 /// One of the members of `Union[str, int]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -134,11 +118,10 @@ pub enum UnionsUsageMaybe {
     Int(i64),
 }
 
-impl ::aicm::__private::conform::Conforms<
-    ::aicm::__private::conform::Union<
-        (::aicm::__private::conform::Str, ::aicm::__private::conform::Int),
-    >,
-> for UnionsUsageMaybe {}
+const _: () = {
+    use ::aicm::__private::conform as c;
+    impl c::Conforms<c::Union<(c::Str, c::Int)>> for UnionsUsageMaybe {}
+};
 
 /// One of the members of `Union[str, int]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,11 +134,10 @@ pub enum UnionsUsagePipes {
     Int(i64),
 }
 
-impl ::aicm::__private::conform::Conforms<
-    ::aicm::__private::conform::Union<
-        (::aicm::__private::conform::Str, ::aicm::__private::conform::Int),
-    >,
-> for UnionsUsagePipes {}
+const _: () = {
+    use ::aicm::__private::conform as c;
+    impl c::Conforms<c::Union<(c::Str, c::Int)>> for UnionsUsagePipes {}
+};
 
 /// One of the members of `Union[int, str]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -168,11 +150,10 @@ pub enum UnionsUsageSameAgain {
     Str(String),
 }
 
-impl ::aicm::__private::conform::Conforms<
-    ::aicm::__private::conform::Union<
-        (::aicm::__private::conform::Int, ::aicm::__private::conform::Str),
-    >,
-> for UnionsUsageSameAgain {}
+const _: () = {
+    use ::aicm::__private::conform as c;
+    impl c::Conforms<c::Union<(c::Int, c::Str)>> for UnionsUsageSameAgain {}
+};
 
 /// One of the members of `Union[List[int], List[str]]`.
 #[derive(Debug, Clone, PartialEq)]
@@ -185,14 +166,10 @@ pub enum UnionsUsageLists {
     ListStr(Vec<String>),
 }
 
-impl ::aicm::__private::conform::Conforms<
-    ::aicm::__private::conform::Union<
-        (
-            ::aicm::__private::conform::List<::aicm::__private::conform::Int>,
-            ::aicm::__private::conform::List<::aicm::__private::conform::Str>,
-        ),
-    >,
-> for UnionsUsageLists {}
+const _: () = {
+    use ::aicm::__private::conform as c;
+    impl c::Conforms<c::Union<(c::List<c::Int>, c::List<c::Str>)>> for UnionsUsageLists {}
+};
 
 /// Usage record for the AICostManager config `unions-too`.
 ///
@@ -216,8 +193,7 @@ pub enum UnionsTooUsageNumber {
     Float(f64),
 }
 
-impl ::aicm::__private::conform::Conforms<
-    ::aicm::__private::conform::Union<
-        (::aicm::__private::conform::Float, ::aicm::__private::conform::Int),
-    >,
-> for UnionsTooUsageNumber {}
+const _: () = {
+    use ::aicm::__private::conform as c;
+    impl c::Conforms<c::Union<(c::Float, c::Int)>> for UnionsTooUsageNumber {}
+};
