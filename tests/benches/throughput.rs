@@ -26,7 +26,10 @@ fn peak_rss_kib() -> Option<u64> {
 }
 
 fn end_to_end(c: &mut Criterion) {
-    let api = LocalApi::builder().count_only(true).start_in_thread().unwrap();
+    let api = LocalApi::builder()
+        .count_only(true)
+        .start_in_thread()
+        .unwrap();
     let tracker = Tracker::builder("chat-completions", "openai::gpt-4o-mini")
         .api_key(api.api_key())
         .api_base(api.api_base())
