@@ -109,6 +109,18 @@ struct LimitsState {
     /// The verified signed item the limits came from; `None`: none active.
     item: Option<Value>,
     limits: Vec<TriggeredLimit>,
+    /// Set once the API has spoken (a fetch or a `/track-usage` response); from then on the
+    /// INI cache, which may be older, never overrides memory.
+    live: bool,
+}
+
+/// Where triggered limits came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// The API: authoritative, written to the INI when it changes what we hold.
+    Live,
+    /// The INI cache: used only until the API speaks, never written back.
+    Cache,
 }
 
 /// The claims of a signed config item.
@@ -288,7 +300,7 @@ impl ConfigStore {
     /// fails verification is logged and ignored; the previous limits stay. When the limits
     /// change, the INI is rewritten in the background (see the module docs).
     pub(crate) fn update_triggered_limits_from_response(&self, item: &Value) {
-        if self.apply_limits(item) {
+        if self.apply_limits(item, Origin::Live) {
             self.schedule_limits_write();
         }
     }
@@ -371,9 +383,7 @@ impl ConfigStore {
         if let Some(payload) = doc.get("triggered_limits", "payload") {
             match serde_json::from_str::<Value>(&payload) {
                 Ok(value) => {
-                    self.apply_limits(&value);
-                    // Memory now matches the file.
-                    self.inner.limits_dirty.store(false, Ordering::SeqCst);
+                    self.apply_limits(&value, Origin::Cache);
                 }
                 Err(error) => tracing::warn!(
                     %error,
@@ -411,7 +421,7 @@ impl ConfigStore {
                 state.last_fetch = Some(Instant::now());
                 match &body.triggered_limits {
                     Some(value) => {
-                        self.apply_limits(value);
+                        self.apply_limits(value, Origin::Live);
                     }
                     None => self.fetch_limits().await,
                 }
@@ -429,43 +439,53 @@ impl ConfigStore {
     async fn fetch_limits(&self) {
         match self.inner.api.get_triggered_limits().await {
             Ok(item) => {
-                self.apply_limits(item.as_ref().unwrap_or(&Value::Null));
+                self.apply_limits(item.as_ref().unwrap_or(&Value::Null), Origin::Live);
             }
             Err(error) => tracing::warn!(%error, "could not fetch triggered limits"),
         }
     }
 
-    /// Verifies and installs triggered limits. Returns whether the active set changed (a
-    /// re-signed token with the same limits is not a change, so it does not rewrite the INI).
-    fn apply_limits(&self, value: &Value) -> bool {
+    /// Verifies and installs triggered limits. Returns whether live limits changed what we
+    /// held, i.e. whether the INI needs writing. A re-signed token with the same limits is not
+    /// a change (memory takes the new token; the file waits for the next real change).
+    fn apply_limits(&self, value: &Value, origin: Origin) -> bool {
         let item = match unwrap_signed_item(value) {
             Ok(item) => item,
             Err(message) => {
-                tracing::warn!(%message, "ignoring triggered limits in an unexpected shape");
+                tracing::warn!(%message, ?origin, "ignoring triggered limits in an unexpected shape");
                 return false;
             }
         };
-        if self.inner.limits.read().item.as_ref() == item {
-            return false;
+        {
+            let state = self.inner.limits.read();
+            match origin {
+                Origin::Cache if state.live => return false,
+                Origin::Live if state.live && state.item.as_ref() == item => return false,
+                _ => {}
+            }
         }
         let parsed = match item {
             None => Vec::new(),
             Some(item) => match verify_item::<LimitClaims>(item, unix_now()) {
                 Ok(claims) => limits::parse_limits(claims),
                 Err(error) => {
-                    tracing::warn!(%error, "ignoring triggered limits that failed verification");
+                    tracing::warn!(%error, ?origin, "ignoring triggered limits that failed verification");
                     return false;
                 }
             },
         };
         let mut state = self.inner.limits.write();
-        let changed = state.limits != parsed;
+        if origin == Origin::Cache && state.live {
+            return false;
+        }
+        // The first live answer is always worth a (content-compared) write: the file may hold
+        // something else entirely.
+        let changed = origin == Origin::Live && (!state.live || state.limits != parsed);
         *state = LimitsState {
             item: item.cloned(),
             limits: parsed,
+            live: state.live || origin == Origin::Live,
         };
-        // Same limits under a fresh signature: memory takes the new token, the file waits for
-        // the next real change.
         if changed {
             self.inner.limits_dirty.store(true, Ordering::SeqCst);
         }
@@ -527,13 +547,16 @@ impl ConfigStore {
         rewrite(&self.inner.ini_path, &file_lock, None, limits_item)
     }
 
-    fn current_limits_item(&self) -> Value {
-        self.inner
-            .limits
-            .read()
-            .item
-            .clone()
-            .unwrap_or_else(|| Value::Object(serde_json::Map::new()))
+    /// What `[triggered_limits] payload` should hold: the live item, `{}` for none; `None`
+    /// while the API has not spoken, so the file's entry is left as it is.
+    fn current_limits_item(&self) -> Option<Value> {
+        let state = self.inner.limits.read();
+        state.live.then(|| {
+            state
+                .item
+                .clone()
+                .unwrap_or_else(|| Value::Object(serde_json::Map::new()))
+        })
     }
 }
 
@@ -544,7 +567,7 @@ fn rewrite(
     path: &Path,
     file_lock: &lock::IniLock,
     configs: Option<(Value, String)>,
-    limits_item: Value,
+    limits_item: Option<Value>,
 ) -> Result<bool, Error> {
     // An unreadable (non-UTF-8) file is an error here, so we never clobber what we cannot keep.
     let text = lock::read(path)?.unwrap_or_default();
@@ -556,7 +579,9 @@ fn rewrite(
             doc.set("configs", "etag", &etag);
         }
     }
-    set_json(&mut doc, "triggered_limits", "payload", &limits_item);
+    if let Some(limits_item) = limits_item {
+        set_json(&mut doc, "triggered_limits", "payload", &limits_item);
+    }
     let after = doc.to_text();
     if after == before {
         return Ok(false);

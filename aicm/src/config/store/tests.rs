@@ -491,17 +491,17 @@ fn unchanged_limits_do_not_rewrite() {
     let store = ConfigStore::new(api(DOWN), ini.clone());
     let limits = json!([limit_entry("e1", None, None)]);
     let item = limits_item(limits.clone());
-    assert!(store.apply_limits(&item));
-    assert!(!store.apply_limits(&item), "same item");
+    assert!(store.apply_limits(&item, Origin::Live));
+    assert!(!store.apply_limits(&item, Origin::Live), "same item");
     // A re-signed token with the same limits is not a change either.
     let mut resigned = limits_item(limits);
     resigned["version"] = json!("v2");
-    assert!(!store.apply_limits(&resigned));
+    assert!(!store.apply_limits(&resigned, Origin::Live));
 
     let lock = lock::acquire_blocking(&ini, Duration::from_secs(1)).unwrap();
-    assert!(rewrite(&ini, &lock, None, item.clone()).unwrap());
+    assert!(rewrite(&ini, &lock, None, Some(item.clone())).unwrap());
     assert!(
-        !rewrite(&ini, &lock, None, item.clone()).unwrap(),
+        !rewrite(&ini, &lock, None, Some(item.clone())).unwrap(),
         "same content: no write"
     );
     // Python's formatting of the same JSON is the same content.
@@ -509,7 +509,7 @@ fn unchanged_limits_do_not_rewrite() {
         .unwrap()
         .replace("\",\"", "\", \"");
     std::fs::write(&ini, &python).unwrap();
-    assert!(!rewrite(&ini, &lock, None, item).unwrap());
+    assert!(!rewrite(&ini, &lock, None, Some(item)).unwrap());
     assert_eq!(std::fs::read_to_string(&ini).unwrap(), python);
 }
 
@@ -544,4 +544,32 @@ async fn shared_stores_are_per_root_key_and_path() {
     assert!(!Arc::ptr_eq(&a.inner, &c.inner));
     assert!(!Arc::ptr_eq(&a.inner, &d.inner));
     assert!(!format!("{a:?}").contains("SECRET"));
+}
+
+#[tokio::test]
+async fn live_limits_are_not_overridden_by_an_older_ini() {
+    let stub = Stub::start(vec![chat_item()], "\"v1\"").await;
+    stub.state.lock().limits = Some(limits_item(json!([limit_entry("old", None, None)])));
+    let dir = tempfile::tempdir().unwrap();
+    let ini = ini_in(&dir);
+    ConfigStore::new(api(&stub.base), ini.clone())
+        .load_config("chat")
+        .await
+        .unwrap();
+
+    // Cache only: the INI's limits are used while the API is silent.
+    let cached = ConfigStore::new(api(DOWN), ini.clone());
+    cached.load_config("chat").await.unwrap();
+    assert_eq!(cached.triggered_limits(None).len(), 1);
+
+    // A delivery response arrives before the INI is read: it wins over the file.
+    let store = ConfigStore::new(api(DOWN), ini.clone());
+    store.update_triggered_limits_from_response(&json!({"event_ids": []}));
+    store.flush_ini().await;
+    assert_eq!(
+        read_ini(&ini).get("triggered_limits", "payload").as_deref(),
+        Some("{}")
+    );
+    store.load_config("chat").await.unwrap();
+    assert!(store.triggered_limits(None).is_empty());
 }
