@@ -19,6 +19,9 @@ mod api;
 mod config;
 #[allow(dead_code)]
 mod settings;
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub use config::probe::ConfigProbe as __ConfigProbe;
 
 pub use aicm_schema as schema;
 pub use delivery::health::{DeliveryHealth, global_delivery_health};

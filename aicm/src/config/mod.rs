@@ -10,6 +10,8 @@
 pub(crate) mod ini;
 pub(crate) mod limits;
 pub(crate) mod lock;
+#[cfg(feature = "testing")]
+pub mod probe;
 pub(crate) mod store;
 pub(crate) mod verify;
 
