@@ -100,18 +100,10 @@ fn timed_out(ini: &Path, waited: Duration) -> Error {
 
 /// Takes the lock, waiting at most `max_wait` on the async timer.
 pub(crate) async fn acquire(ini: &Path, max_wait: Duration) -> Result<IniLock, Error> {
-    acquire_with(ini, max_wait, STALE_AFTER).await
-}
-
-pub(crate) async fn acquire_with(
-    ini: &Path,
-    max_wait: Duration,
-    stale_after: Duration,
-) -> Result<IniLock, Error> {
     let start = Instant::now();
     let mut pause = FIRST_PAUSE;
     loop {
-        if let Some(lock) = try_acquire(ini, stale_after)? {
+        if let Some(lock) = try_acquire(ini, STALE_AFTER)? {
             return Ok(lock);
         }
         let waited = start.elapsed();

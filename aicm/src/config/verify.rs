@@ -72,7 +72,7 @@ enum NumericDate {
 }
 
 impl NumericDate {
-    /// Rounded towards the lenient side is unnecessary at this granularity: whole seconds.
+    /// Whole seconds (a fraction is truncated; the leeway dwarfs it).
     fn seconds(self) -> i64 {
         match self {
             NumericDate::Int(s) => s,
