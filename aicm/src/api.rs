@@ -136,11 +136,6 @@ impl ApiClient {
         format!("{}{}", self.inner.root, path)
     }
 
-    /// The underlying client.
-    pub(crate) fn http(&self) -> &reqwest::Client {
-        &self.inner.http
-    }
-
     /// `Bearer <key>`, marked sensitive.
     pub(crate) fn auth_header(&self) -> &HeaderValue {
         &self.inner.auth

@@ -194,16 +194,6 @@ impl ConfigStore {
         }
     }
 
-    /// The API client the store fetches with.
-    pub(crate) fn api(&self) -> &ApiClient {
-        &self.inner.api
-    }
-
-    /// The `AICM.INI` path.
-    pub(crate) fn ini_path(&self) -> &Path {
-        &self.inner.ini_path
-    }
-
     /// Finds `config_id`, asking the API as API.md says:
     /// - `GET /configs` with the cached ETag; 304 keeps the cached payload; 200 replaces it,
     ///   each item verified (bad ones skipped with a warning);

@@ -46,7 +46,9 @@ fn chat_item() -> Value {
 
 #[tokio::test]
 async fn first_load_fetches_verifies_and_caches() {
-    let stub = Stub::start(vec![chat_item()], "\"v1\"").await;
+    // One signed item, served and compared: signing again could tick `iat` to the next second.
+    let served = chat_item();
+    let stub = Stub::start(vec![served.clone()], "\"v1\"").await;
     let dir = tempfile::tempdir().unwrap();
     let ini = ini_in(&dir);
     std::fs::create_dir_all(ini.parent().unwrap()).unwrap();
@@ -88,7 +90,7 @@ async fn first_load_fetches_verifies_and_caches() {
     let doc = read_ini(&ini);
     assert_eq!(doc.get("configs", "etag").as_deref(), Some("\"v1\""));
     let payload: Value = serde_json::from_str(&doc.get("configs", "payload").unwrap()).unwrap();
-    assert_eq!(payload, json!([chat_item()]));
+    assert_eq!(payload, json!([served]));
     assert_eq!(
         doc.get("triggered_limits", "payload").as_deref(),
         Some("{}")
