@@ -154,12 +154,6 @@ impl IniDocument {
             .map(|lines| unescape(&raw_value(lines)))
     }
 
-    /// Whether the section exists.
-    #[cfg(test)]
-    pub(crate) fn has_section(&self, section: &str) -> bool {
-        self.sections.iter().any(|s| s.name == section)
-    }
-
     /// Sets `section.key = value`, creating the section at the end if needed. The key keeps
     /// its place in the last section of that name; copies elsewhere are removed so no
     /// reader can see an old value.
