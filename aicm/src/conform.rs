@@ -132,7 +132,9 @@ pub trait Conforms<S> {
 
     /// The `track`-time check of a value the compiler could not fully check (a float's
     /// finiteness, a `serde_json::Value`'s shape). `ty` is the parsed schema type that `S`
-    /// stands for; the error's `path` is relative to the value (`[2]`, `key`, or empty).
+    /// stands for, still wrapped in `Optional[..]` when reached through an `Option` (a
+    /// `Some(Value::Null)` is written as null, which only the optional type accepts). The
+    /// error's `path` is relative to the value (`[2]`, `key`, or empty).
     fn check_value(&self, ty: &TypeExpr) -> Result<(), Mismatch>;
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use aicm_schema::TypeExpr;
 use serde_json::{Map, Number, Value};
 
-use super::support::{check_entries, check_items, element_type, non_finite, optional_inner};
+use super::support::{check_entries, check_items, element_type, non_finite};
 use super::{
     Conforms, IsAny, IsAnyDict, IsAnyList, IsBool, IsDict, IsFloat, IsInt, IsList, IsOptional,
     IsSet, IsStr, IsTuple, IsUnion,
@@ -154,7 +154,8 @@ where
     #[inline]
     fn check_value(&self, ty: &TypeExpr) -> Result<(), Mismatch> {
         match self {
-            Some(value) => value.check_value(optional_inner(ty)),
+            // Still `Optional[T]`: `Some(Value::Null)` is written as null, which is valid here.
+            Some(value) => value.check_value(ty),
             None => Ok(()),
         }
     }

@@ -81,11 +81,6 @@ pub(crate) fn element_type(ty: &TypeExpr) -> &TypeExpr {
     }
 }
 
-/// The type inside `Optional[T]`.
-pub(crate) fn optional_inner(ty: &TypeExpr) -> &TypeExpr {
-    ty.strip_optional()
-}
-
 /// Checks each element against `elem`, naming the first failure's index.
 pub(crate) fn check_items<'a, U, E>(
     items: impl IntoIterator<Item = &'a U>,
