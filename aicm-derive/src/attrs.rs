@@ -91,8 +91,8 @@ impl UsageAttrs {
 /// `#[usage]` on a field: reported, since every setting belongs to the struct.
 pub(crate) fn reject_field_usage_attrs(attrs: &[Attribute], errors: &mut Errors) {
     for attr in attrs.iter().filter(|a| a.path().is_ident("usage")) {
-        errors.push(
-            attr.span(),
+        errors.push_spanned(
+            attr,
             "`#[usage(...)]` belongs on the struct, not on a field",
         );
     }

@@ -14,6 +14,11 @@ impl Errors {
         self.add(syn::Error::new(span, message));
     }
 
+    /// An error spanning all of `tokens` (a whole type such as `&'a [f64]`, not just `&`).
+    pub(crate) fn push_spanned(&mut self, tokens: impl quote::ToTokens, message: impl Display) {
+        self.add(syn::Error::new_spanned(tokens, message));
+    }
+
     pub(crate) fn add(&mut self, error: syn::Error) {
         match &mut self.combined {
             Some(all) => all.combine(error),

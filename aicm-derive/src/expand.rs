@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use aicm_schema::Schema;
-use proc_macro2::{Literal, TokenStream};
+use proc_macro2::{Group, Literal, Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
@@ -86,7 +86,7 @@ fn type_schema(matched: &[MatchedField<'_>], errors: &mut Errors) -> Schema {
         Err(e) => {
             // Canonical type strings always parse again; say so loudly if they ever do not.
             errors.push(
-                proc_macro2::Span::call_site(),
+                Span::call_site(),
                 format!("aicm-derive bug: canonical schema did not parse: {e}"),
             );
             Schema::empty()
@@ -139,12 +139,22 @@ fn emit(
         let span = ty.span();
         let marker = marker(&m.ty, &conform, span);
         if mentions_any(ty, &type_params) {
-            predicates.push(quote_spanned!(span=> #ty: #conform::Conforms<#marker>));
+            predicates.push(quote_spanned! {span=>
+                *const #ty: #krate::__private::FieldConforms<#marker, Value = #ty>
+            });
         }
-        let check = quote_spanned!(span=> #krate::__private::check_field::<#ty, #marker>);
-        let field = m.ident;
+        // The whole path carries the type's span, so an unmet bound is reported on the field's
+        // type rather than on the derive.
+        let krate_here = respan(&krate, span);
+        let check = quote_spanned! {span=>
+            #krate_here::__private::check_field::<#ty, #marker>
+        };
+        // The argument `&self.field` runs from the type's first token to its last, so that an
+        // unmet bound (which rustc reports on the argument) underlines exactly the field's type.
+        let mut field = m.ident.clone();
+        field.set_span(last_span(ty));
         let json_name = &m.json_name;
-        field_checks.push(quote! {
+        field_checks.push(quote_spanned! {span=>
             #check(&self.#field, #json_name, #index, &mut __aicm_checker);
         });
     }
@@ -213,4 +223,33 @@ fn emit(
             }
         }
     }
+}
+
+/// `tokens` with every span set to `span`.
+fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut tt| {
+            if let TokenTree::Group(group) = &tt {
+                let mut inner = Group::new(group.delimiter(), respan(&group.stream(), span));
+                inner.set_span(span);
+                tt = TokenTree::Group(inner);
+            } else {
+                tt.set_span(span);
+            }
+            tt
+        })
+        .collect()
+}
+
+/// The span of the last token of `ty` (the closing bracket of a group).
+fn last_span(ty: &syn::Type) -> Span {
+    ty.to_token_stream().into_iter().last().map_or_else(
+        || ty.span(),
+        |tt| match tt {
+            TokenTree::Group(group) => group.span_close(),
+            other => other.span(),
+        },
+    )
 }

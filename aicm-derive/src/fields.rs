@@ -4,7 +4,6 @@ use std::collections::HashMap;
 
 use aicm_schema::{Schema, TypeExpr};
 use syn::ext::IdentExt;
-use syn::spanned::Spanned;
 use syn::{Field, Ident};
 
 use crate::attrs::reject_field_usage_attrs;
@@ -72,8 +71,8 @@ pub(crate) fn match_fields<'a>(
         let mut check_conformance = !matches!(ty, TypeExpr::Any);
         if ty.is_optional() {
             if !matches!(ty, TypeExpr::Any) && shape::visibly_not_option(&field.ty) {
-                errors.push(
-                    field.ty.span(),
+                errors.push_spanned(
+                    &field.ty,
                     format!(
                         "schema field `{json_name}` is `{ty}`, so its Rust type must be an \
                          `Option<..>` (or `serde_json::Value`)"
@@ -83,8 +82,8 @@ pub(crate) fn match_fields<'a>(
             }
         } else {
             if shape::is_option(&field.ty) {
-                errors.push(
-                    field.ty.span(),
+                errors.push_spanned(
+                    &field.ty,
                     format!(
                         "schema field `{json_name}` is `{ty}`, which is required: an `Option` \
                          could send null; make the schema type `Optional[{ty}]` or the field \

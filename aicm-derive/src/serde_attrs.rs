@@ -98,8 +98,9 @@ impl FieldAttrs {
                             meta.path.span(),
                             format!(
                                 "`#[serde({key})]` is not supported by `#[derive(Usage)]`: every \
-                                 field of a usage record is sent; remove the field from the struct \
-                                 or make it an `Option` of an `Optional[..]` schema field"
+                                 field of a usage record is checked and sent, so keep other data \
+                                 out of the struct (an `Optional[..]` field can be left out with an \
+                                 `Option` and `skip_serializing_if = \"Option::is_none\"`)"
                             ),
                         );
                         skip_value(&meta)

@@ -278,7 +278,7 @@ fn generics_get_bounds_and_borrowed_records_are_serialised_by_the_caller() {
         #[usage(schema = r#"{"a": "int", "b": "str", "c": "Any"}"#)]
         struct U<'a, T, C> where C: Clone { a: T, b: &'a str, c: C }"##);
     assert!(errs.is_empty(), "{errs:?}");
-    assert!(out.contains("where C : Clone , Self : :: aicm :: __private :: serde :: Serialize , T : :: aicm :: __private :: conform :: Conforms < :: aicm :: __private :: conform :: Int > ,"), "{out}");
+    assert!(out.contains("where C : Clone , Self : :: aicm :: __private :: serde :: Serialize , * const T : :: aicm :: __private :: FieldConforms < :: aicm :: __private :: conform :: Int , Value = T > ,"), "{out}");
     assert!(out.contains("prepare_borrowed (& self , ctx)"), "{out}");
     // `Any` needs no bound at all.
     assert!(!out.contains("conform :: Any"), "{out}");

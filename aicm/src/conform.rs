@@ -83,6 +83,7 @@ use std::marker::PhantomData;
 use aicm_schema::TypeExpr;
 
 use crate::Mismatch;
+use support::FieldConforms;
 
 mod impls;
 pub(crate) mod support;
@@ -167,6 +168,16 @@ macro_rules! schema_trait {
                 <T as $name $(<$($g),+>)?>::check_value(self, ty)
             }
         }
+
+        impl<$($($g,)+)? T: ?Sized + $name $(<$($g),+>)?> FieldConforms<$marker> for *const T {
+            type Value = T;
+            const NEEDS_CHECK: bool = <T as $name $(<$($g),+>)?>::NEEDS_CHECK;
+
+            #[inline(always)]
+            fn check_value(value: &T, ty: &TypeExpr) -> Result<(), Mismatch> {
+                <T as $name $(<$($g),+>)?>::check_value(value, ty)
+            }
+        }
     };
 }
 
@@ -244,7 +255,7 @@ schema_trait! {
     /// Implement it for an untagged enum whose variants hold the members (`aicm-codegen`
     /// generates such enums), or use a `serde_json::Value` field.
     IsUnion<M> => Union<M>,
-    message = "type `{Self}` does not match the union schema type `Union{M}`",
+    message = "type `{Self}` does not match a union schema type (members `{M}`)",
     label = "expected `serde_json::Value` or a type implementing `IsUnion` for this union",
     note = "a union is met by `serde_json::Value` (checked by `track`) or by an untagged enum \
             implementing `aicm::conform::IsUnion<(..)>` with the members' markers in the \

@@ -55,22 +55,41 @@ impl Checker {
     }
 }
 
-/// Checks one field: `name` is its JSON name, `index` its position in `Usage::SCHEMA`.
+/// Checks one field: `F` is its type, `M` the schema type's marker, `name` the field's JSON
+/// name and `index` its position in `Usage::SCHEMA`.
 ///
-/// The derive calls it for every field with an explicit `F` (the field's type, spanned there)
-/// and `M` (the schema type's marker), so it is also where a non-conforming field type is
-/// reported. For types whose `NEEDS_CHECK` is false it compiles to nothing.
+/// The derive calls it for every field with an explicit `F` and `M` spanned on the field's type,
+/// so it is also where a non-conforming field type is reported. For types whose `NEEDS_CHECK`
+/// is false it compiles to nothing.
+///
+/// The bound is on `*const F` rather than on `F: Conforms<M>` because rustc words an unmet
+/// bound after the root obligation when the innermost one has the same self type: with
+/// `F: Conforms<M>` at the root, `String` for `int` would read "the trait bound
+/// `String: Conforms<Int>` is not satisfied"; through `*const F` it reads as the `Is…` trait's
+/// message, "type `String` does not match schema type `int`".
 #[inline(always)]
 pub fn check_field<F, M>(value: &F, name: &'static str, index: usize, checker: &mut Checker)
 where
-    F: ?Sized + Conforms<M>,
+    F: ?Sized,
+    *const F: FieldConforms<M, Value = F>,
 {
-    if <F as Conforms<M>>::NEEDS_CHECK {
+    if <*const F as FieldConforms<M>>::NEEDS_CHECK {
         let ty = checker.field_type(index);
-        if let Err(mismatch) = value.check_value(ty) {
+        if let Err(mismatch) = <*const F as FieldConforms<M>>::check_value(value, ty) {
             checker.record(name, mismatch);
         }
     }
+}
+
+/// `*const F: FieldConforms<M>` exactly when `F: Conforms<M>`, implemented per marker straight
+/// from the `Is…` traits (see `schema_trait!`) so that the `Is…` trait is the one rustc names.
+pub trait FieldConforms<M> {
+    /// The field's type.
+    type Value: ?Sized;
+    /// [`Conforms::NEEDS_CHECK`] of the field's type.
+    const NEEDS_CHECK: bool;
+    /// [`Conforms::check_value`] of the field's type.
+    fn check_value(value: &Self::Value, ty: &TypeExpr) -> Result<(), Mismatch>;
 }
 
 /// The element type of a `List[T]` (or of an `Optional[List[T]]` reached through `Option`).
