@@ -3,6 +3,7 @@
 
 #[doc(hidden)]
 pub mod __private;
+pub mod conform;
 mod delivery;
 mod error;
 #[cfg(feature = "testing")]
@@ -18,6 +19,8 @@ mod settings;
 #[doc(hidden)]
 pub use config::probe::ConfigProbe as __ConfigProbe;
 
+#[cfg(feature = "derive")]
+pub use aicm_derive::Usage;
 pub use aicm_schema as schema;
 pub use config::{LimitVendor, LoadedConfig, TriggeredLimit};
 pub use delivery::health::{DeliveryHealth, global_delivery_health};
