@@ -61,5 +61,86 @@ fn dynamic(c: &mut Criterion) {
     tracker.close().unwrap();
 }
 
-criterion_group!(benches, dynamic);
+/// The 5-field record of the chat-completions config, owned: moved to the worker and
+/// serialised there.
+#[derive(serde::Serialize, aicm::Usage)]
+#[usage(
+    schema = r#"{"input_tokens": "int", "output_tokens": "int", "model": "str",
+    "cached": "bool", "latency_ms": "Optional[float]"}"#
+)]
+struct ChatUsage {
+    input_tokens: i64,
+    output_tokens: i64,
+    model: String,
+    cached: bool,
+    latency_ms: Option<f64>,
+}
+
+/// The same record borrowing its text: serialised on the caller.
+#[derive(serde::Serialize, aicm::Usage)]
+#[usage(
+    schema = r#"{"input_tokens": "int", "output_tokens": "int", "model": "str",
+    "cached": "bool", "latency_ms": "Optional[float]"}"#
+)]
+struct ChatUsageRef<'a> {
+    input_tokens: i64,
+    output_tokens: i64,
+    model: &'a str,
+    cached: bool,
+    latency_ms: Option<f64>,
+}
+
+fn typed(c: &mut Criterion) {
+    let (_api, tracker) = setup();
+    let mut group = c.benchmark_group("track");
+    group.measurement_time(Duration::from_secs(3));
+    let context = json!({"request": "r-1"});
+    group.bench_function("typed_owned_5_fields_with_customer_and_context", |b| {
+        let mut i = 0i64;
+        b.iter(|| {
+            i += 1;
+            tracker
+                .track_with(
+                    ChatUsage {
+                        input_tokens: i,
+                        output_tokens: 42,
+                        model: String::from("gpt-4o-mini"),
+                        cached: false,
+                        latency_ms: Some(12.5),
+                    },
+                    TrackOptions::new()
+                        .client_customer_key("acme")
+                        .context(context.clone()),
+                )
+                .unwrap()
+        })
+    });
+    let model = String::from("gpt-4o-mini");
+    group.bench_function("typed_borrowed_5_fields_with_customer_and_context", |b| {
+        let mut i = 0i64;
+        b.iter(|| {
+            i += 1;
+            let usage = ChatUsageRef {
+                input_tokens: i,
+                output_tokens: 42,
+                model: &model,
+                cached: false,
+                latency_ms: Some(12.5),
+            };
+            tracker
+                .track_with(
+                    &usage,
+                    TrackOptions::new()
+                        .client_customer_key("acme")
+                        .context(context.clone()),
+                )
+                .unwrap()
+        })
+    });
+    group.finish();
+    assert!(tracker.health().is_balanced());
+    tracker.close().unwrap();
+}
+
+criterion_group!(benches, typed, dynamic);
 criterion_main!(benches);
