@@ -352,3 +352,63 @@ fn a_warm_ini_cache_starts_a_tracker_while_the_api_is_down() {
         .unwrap_err();
     assert!(matches!(err, aicm::Error::Unreachable { .. }), "{err:?}");
 }
+
+// --- worker sharing -----------------------------------------------------------------------
+
+#[test]
+fn trackers_with_equal_settings_share_a_worker_and_closing_one_keeps_it_running() {
+    let api = server();
+    let ini = support::temp_ini();
+    let make = |config: &str| {
+        Tracker::builder(config, "svc")
+            .api_key(api.api_key())
+            .api_base(api.api_base())
+            .ini_path(&ini)
+            .build()
+            .unwrap()
+    };
+    let a = make("chat-completions");
+    let b = make("free-form");
+    a.track(chat_usage(1)).unwrap();
+    b.track(json!({"x": 1})).unwrap();
+    // One worker: each sees both records in its health.
+    assert_eq!(a.health().total_accepted, 2);
+    assert_eq!(b.health().total_accepted, 2);
+    a.close().unwrap();
+    assert!(
+        b.health().worker_alive,
+        "closing one tracker keeps the shared worker"
+    );
+    b.track(json!({"x": 2})).unwrap();
+    b.close().unwrap();
+    assert_eq!(api.stats().records_stored, 3);
+}
+
+#[test]
+fn trackers_with_different_keys_or_roots_never_share_a_worker() {
+    let one = server();
+    let two = server();
+    let a = builder(&one, "chat-completions").build().unwrap();
+    let b = builder(&two, "chat-completions").build().unwrap();
+    a.track(chat_usage(1)).unwrap();
+    assert_eq!(a.health().total_accepted, 1);
+    assert_eq!(b.health().total_accepted, 0);
+    a.close().unwrap();
+    b.close().unwrap();
+    assert_eq!(one.stats().records_stored, 1);
+    assert_eq!(two.stats().records_stored, 0);
+}
+
+#[test]
+fn global_health_sums_workers_and_survives_close() {
+    let api = server();
+    let a = builder(&api, "chat-completions").build().unwrap();
+    for i in 0..7 {
+        a.track(chat_usage(i)).unwrap();
+    }
+    a.close().unwrap();
+    let global = aicm::global_delivery_health().expect("a tracker was created");
+    assert!(global.total_accepted >= 7, "{global:?}");
+    // Each worker's snapshot balances, so their sum does too.
+    assert!(global.is_balanced(), "{global:?}");
+}
