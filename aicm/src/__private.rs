@@ -4,6 +4,8 @@
 use crate::usage::{Payload, PreparedUsage};
 use crate::{TrackError, Usage};
 
+pub use crate::conform;
+pub use crate::conform::support::{Checker, FieldConforms, SchemaCell, check_field};
 pub use crate::tracker::TrackContext;
 pub use serde;
 pub use serde_json;

@@ -142,7 +142,9 @@ impl TypeValidator {
 
     /// Checks a whole usage object against a parsed schema, collecting every problem.
     ///
-    /// An empty schema accepts anything. A valid usage costs no allocation.
+    /// An empty schema accepts anything. A valid usage is checked without parsing or
+    /// allocating (the one exception: a `set` of more than 16 elements needs a hash table to
+    /// find duplicates); only a failure builds messages and paths.
     pub fn validate_usage(
         &self,
         schema: &Schema,
