@@ -103,6 +103,16 @@ pub enum CodegenError {
         /// What went wrong, as the client reported it (never the API key).
         message: String,
     },
+    /// The settings for the API (key, base URL, INI path) are missing or unusable.
+    #[error(
+        "{message}\n\
+         hint: to generate without the API, pass a configs file or a schema with \
+         `--from-file FILE`"
+    )]
+    Settings {
+        /// What aicm said about the settings (never the API key).
+        message: String,
+    },
     /// A file could not be read or written.
     #[error("{}: {source}", .path.display())]
     Io {

@@ -1,18 +1,6 @@
 //! JSON Schema (draft 2020-12) documents for configs, built as `schemars::Schema` values.
 //!
-//! They accept what [`aicm::TypeValidator`] accepts wherever JSON Schema can say it. The known
-//! differences, all where JSON Schema is the more lenient:
-//! - `int`: JSON Schema's `integer` also accepts `1.0` and `1e2` (numbers with a zero
-//!   fraction), which the validator rejects; the i64/u64 range is given as `minimum` and
-//!   `maximum`, but validators that compare numbers as f64 round at those edges.
-//! - `Dict[K, V]` with `K` = `int`: key text is checked by pattern, not against the i64/u64
-//!   range.
-//! - A float key pattern (`Dict[float, V]`) follows JSON number syntax, as the validator does.
-//! - `float` values: both accept any JSON number; neither can see NaN or infinity, which JSON
-//!   cannot carry (typed records check finiteness at `track` time).
-//!
-//! `set` maps to `uniqueItems`, whose equality (numbers by value, objects regardless of key
-//! order) is the validator's.
+//! The differences from the TypeValidator are listed in the crate docs ("JSON Schema").
 
 use aicm_schema::TypeExpr;
 use schemars::{Schema, json_schema};

@@ -34,8 +34,38 @@
 //! `List[T]` → `Vec<T>`, `Dict[str, V]` → `BTreeMap<String, V>` (`int` and `bool` keys too;
 //! other key types make the dict a `serde_json::Value`), `Optional[T]` → `Option<T>` (absent
 //! when `None`), `Union[...]` → a generated `#[serde(untagged)]` enum with its conformance,
-//! `list`/`tuple`/`set` → `Vec<serde_json::Value>`, `dict` → `serde_json::Map`, `Any` →
-//! `serde_json::Value`.
+//! `list`/`tuple` → `Vec<serde_json::Value>`, `dict` → `serde_json::Map`, `set` and `Any` →
+//! `serde_json::Value`. Floats, sets and `Value`s standing for narrower types are checked by
+//! `Usage::check` when the record is tracked (finiteness, uniqueness, shape); the generated
+//! union enums take part in that check.
+//!
+//! Names: a struct per config, `<PascalCaseConfigId>Usage` (`chat-completions` →
+//! `ChatCompletionsUsage`, override with `--name ID=Name`); fields keep snake_case keys as
+//! they are, other keys are converted (`cost-center` → `cost_center`, `inputTokens` →
+//! `input_tokens`, `2fa` → `_2fa`) with `#[serde(rename)]`; keywords become raw identifiers
+//! (`r#type`) or, where Rust allows no raw form (`self`, `Self`, `super`, `crate`), get a
+//! trailing underscore and a rename. Two keys that would become one field are an error, never
+//! merged. Each union's enum is named after its struct and field (`AgentRunUsageOutcome`),
+//! with variants named after the members (`Int`, `ListStr`, `DictStrFloat`); serde tries the
+//! catch-all members (`float`, `list`, `dict`, ...) last when reading.
+//!
+//! # JSON Schema
+//!
+//! `aicm-codegen json-schema` (and [`json_schema`]) writes one draft 2020-12 document per
+//! config. It accepts what the [`aicm::TypeValidator`] accepts wherever JSON Schema can say
+//! it; the known differences, all where JSON Schema is the more lenient, are:
+//! - `int`: JSON Schema's `integer` also accepts numbers written with a zero fraction or an
+//!   exponent (`1.0`, `1e2`), which the validator rejects. The i64/u64 range is given as
+//!   `minimum`/`maximum`; validators that compare numbers as f64 round at those edges.
+//! - `Dict[int, V]`: the key text is checked by a pattern (JSON integer syntax), not against
+//!   the i64/u64 range.
+//! - NaN and infinities cannot be written in JSON, so neither side sees them; typed records
+//!   check finiteness at `track` time.
+//!
+//! `set` maps to `uniqueItems`, whose equality (numbers by value, objects regardless of key
+//! order, `true` distinct from `1`) is the validator's; `Dict[float | bool | Optional[..] |
+//! Union[..], V]` keys map to `propertyNames` patterns and enums that say what the validator
+//! checks. The tests hold both lists (`tests/roundtrip.rs`).
 #![deny(missing_docs)]
 
 mod drift;

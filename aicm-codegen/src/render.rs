@@ -265,7 +265,11 @@ fn enum_item(e: &UnionEnum, schemars: &TokenStream) -> TokenStream {
         }
     });
     let c = conform_path();
-    let marker = marker(&e.ty);
+    let markers = match &e.ty {
+        aicm_schema::TypeExpr::Union(members) => members.iter().map(marker).collect(),
+        _ => Vec::new(),
+    };
+    let check = union_check(e);
     quote! {
         #[doc = #doc]
         #[derive(Debug, Clone, PartialEq)]
@@ -275,10 +279,48 @@ fn enum_item(e: &UnionEnum, schemars: &TokenStream) -> TokenStream {
             #(#variants)*
         }
 
-        // In a block of its own, so the short alias cannot clash with the user's names.
         const _: () = {
             use #c as c;
-            impl c::Conforms<#marker> for #name {}
+            impl c::IsUnion<(#(#markers,)*)> for #name {
+                #check
+            }
         };
+    }
+}
+
+/// The `track`-time check of a union's value, when a member holds a float or a
+/// `serde_json::Value`: each variant is checked against its own member type.
+fn union_check(e: &UnionEnum) -> TokenStream {
+    let aicm_schema::TypeExpr::Union(members) = &e.ty else {
+        return quote!();
+    };
+    if !members.iter().any(crate::types::needs_runtime_check) {
+        return quote!();
+    }
+    let arms = e.variants.iter().map(|v| {
+        let vname = &v.name;
+        let index = proc_macro2::Literal::usize_unsuffixed(
+            members.iter().position(|m| *m == v.member).unwrap_or(0),
+        );
+        let marker = marker(&v.member);
+        quote! {
+            Self::#vname(value) => c::Conforms::<#marker>::check_value(value, member(#index)),
+        }
+    });
+    quote! {
+        const NEEDS_CHECK: bool = true;
+
+        fn check_value(
+            &self,
+            ty: &::aicm::schema::TypeExpr,
+        ) -> ::core::result::Result<(), ::aicm::Mismatch> {
+            let member = |index: usize| match ty.strip_optional() {
+                ::aicm::schema::TypeExpr::Union(members) => members.get(index).unwrap_or(ty),
+                other => other,
+            };
+            match self {
+                #(#arms)*
+            }
+        }
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use aicm_schema::{RawSchema, Schema};
+use aicm_schema::{RawSchema, Schema, SchemaError};
 use serde::Deserialize;
 
 use crate::CodegenError;
@@ -54,7 +54,7 @@ pub enum Selection {
 #[derive(Debug, Clone)]
 pub(crate) struct RawConfig {
     pub(crate) config_id: String,
-    pub(crate) schema: RawSchema,
+    pub(crate) schema: Result<Schema, SchemaError>,
 }
 
 /// Reads the configs `selection` asks for from `source`, sorted by config id.
@@ -81,7 +81,7 @@ fn load_file(path: &Path, selection: &Selection) -> Result<Vec<ConfigSchema>, Co
         FileContent::BareSchema(schema) => match selection {
             Selection::Ids(ids) if dedup(ids).len() == 1 => {
                 let config_id = ids[0].clone();
-                let schema = parse_schema(&config_id, schema)?;
+                let schema = schema_or_error(&config_id, schema.parse())?;
                 Ok(vec![ConfigSchema { config_id, schema }])
             }
             other => Err(CodegenError::BareSchemaNeedsId {
@@ -128,7 +128,7 @@ pub(crate) fn parse_file_text(text: &str) -> Result<FileContent, String> {
                 .into_iter()
                 .map(|c| RawConfig {
                     config_id: c.config_id,
-                    schema: c.manual_usage_schema,
+                    schema: c.manual_usage_schema.parse(),
                 })
                 .collect(),
         ))
@@ -172,7 +172,7 @@ pub(crate) fn select(
     let mut out = chosen
         .into_iter()
         .map(|c| {
-            let schema = parse_schema(&c.config_id, c.schema)?;
+            let schema = schema_or_error(&c.config_id, c.schema)?;
             Ok(ConfigSchema {
                 config_id: c.config_id,
                 schema,
@@ -183,13 +183,16 @@ pub(crate) fn select(
     Ok(out)
 }
 
-fn parse_schema(config_id: &str, raw: RawSchema) -> Result<Schema, CodegenError> {
-    raw.parse().map_err(|e| match e {
-        aicm_schema::SchemaError::Fields(errors) => CodegenError::InvalidSchema {
+fn schema_or_error(
+    config_id: &str,
+    schema: Result<Schema, SchemaError>,
+) -> Result<Schema, CodegenError> {
+    schema.map_err(|e| match e {
+        SchemaError::Fields(errors) => CodegenError::InvalidSchema {
             config_id: config_id.to_owned(),
             errors,
         },
-        aicm_schema::SchemaError::NotAnObject(message) => CodegenError::InputFormat {
+        SchemaError::NotAnObject(message) => CodegenError::InputFormat {
             path: PathBuf::from(format!("config `{config_id}`")),
             message,
         },

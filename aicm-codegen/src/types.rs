@@ -7,9 +7,9 @@ use aicm_schema::TypeExpr;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
-/// Where the conformance traits and marker types of `aicm` live (see `aicm::__private`).
+/// Where the conformance traits and marker types of `aicm` live.
 pub(crate) fn conform_path() -> TokenStream {
-    quote!(::aicm::__private::conform)
+    quote!(::aicm::conform)
 }
 
 /// A generated enum for one `Union[...]`.
@@ -55,7 +55,10 @@ impl<'a> TypeMapper<'a> {
             TypeExpr::Float => quote!(f64),
             TypeExpr::Str => quote!(String),
             TypeExpr::Bool => quote!(bool),
-            TypeExpr::AnyList | TypeExpr::Tuple | TypeExpr::Set => quote!(Vec<#value>),
+            TypeExpr::AnyList | TypeExpr::Tuple => quote!(Vec<#value>),
+            // No Rust set holds arbitrary JSON (a `Value` is not `Ord` or `Hash`): the
+            // TypeValidator checks uniqueness when the record is tracked.
+            TypeExpr::Set => value,
             TypeExpr::AnyDict => quote!(::serde_json::Map<String, #value>),
             TypeExpr::List(elem) => {
                 let elem = self.rust_type(elem, hint);
@@ -136,6 +139,24 @@ fn map_key(key: &TypeExpr) -> Option<TokenStream> {
         TypeExpr::Int => Some(quote!(i64)),
         TypeExpr::Bool => Some(quote!(bool)),
         _ => None,
+    }
+}
+
+/// Whether the Rust type of `ty` holds something only `track` can check: a float (which may
+/// be NaN or infinite) or a `serde_json::Value` that stands for a narrower type.
+pub(crate) fn needs_runtime_check(ty: &TypeExpr) -> bool {
+    match ty {
+        TypeExpr::Float | TypeExpr::Set => true,
+        TypeExpr::Any
+        | TypeExpr::Int
+        | TypeExpr::Str
+        | TypeExpr::Bool
+        | TypeExpr::AnyList
+        | TypeExpr::Tuple
+        | TypeExpr::AnyDict => false,
+        TypeExpr::List(t) | TypeExpr::Optional(t) => needs_runtime_check(t),
+        TypeExpr::Dict(k, v) => map_key(k).is_none() || needs_runtime_check(v),
+        TypeExpr::Union(members) => members.iter().any(needs_runtime_check),
     }
 }
 
@@ -234,6 +255,7 @@ mod tests {
         assert_eq!(map("bool").0, "bool");
         assert_eq!(map("Any").0, "::serde_json::Value");
         assert_eq!(map("list").0, "Vec<::serde_json::Value>");
+        assert_eq!(map("set").0, "::serde_json::Value");
         assert_eq!(
             map("dict").0,
             "::serde_json::Map<String,::serde_json::Value>"

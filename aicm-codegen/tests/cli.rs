@@ -426,3 +426,15 @@ fn without_from_file_an_unreachable_api_suggests_it() {
     assert!(err.contains("--from-file FILE"), "{err}");
     assert!(!err.contains("sk-test-secret-key"), "{err}");
 }
+
+#[test]
+fn without_from_file_or_an_api_key_says_so_and_suggests_from_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("usage.rs");
+    let run = codegen(&["generate", "--all", "--out", s(&out)]);
+    assert_eq!(run.status.code(), Some(2));
+    let err = stderr(&run);
+    assert!(err.contains("AICM_API_KEY"), "{err}");
+    assert!(err.contains("--from-file FILE"), "{err}");
+    assert!(!out.exists());
+}

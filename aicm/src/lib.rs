@@ -14,6 +14,7 @@ pub mod validate;
 
 mod api;
 mod config;
+mod public_configs;
 mod settings;
 #[cfg(feature = "testing")]
 #[doc(hidden)]
@@ -28,6 +29,7 @@ pub use delivery::options::{OnFull, ParseOnFullError, defaults};
 pub use delivery::record::{DiscardedRecord, FailedRecord, ResponseId, UsageRecord};
 pub use delivery::send::Receipt;
 pub use error::{Error, FlushError, SchemaMismatch, TrackError};
+pub use public_configs::{fetch_all_configs, fetch_all_configs_blocking};
 pub use tracker::{TrackContext, TrackOptions, Tracker, TrackerBuilder};
 pub use usage::{IntoUsage, PreparedUsage, Usage};
 pub use validate::{Mismatch, TypeValidator, UsageValidationError, ValidationIssue};

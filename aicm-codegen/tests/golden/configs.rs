@@ -52,8 +52,8 @@ pub enum AgentRunUsageOutcome {
 }
 
 const _: () = {
-    use ::aicm::__private::conform as c;
-    impl c::Conforms<c::Union<(c::Str, c::Int)>> for AgentRunUsageOutcome {}
+    use ::aicm::conform as c;
+    impl c::IsUnion<(c::Str, c::Int)> for AgentRunUsageOutcome {}
 };
 
 /// Usage record for the AICostManager config `chat-completions`.

@@ -29,7 +29,7 @@ pub struct EveryFormUsage {
     /// `tuple`
     pub pair: Vec<::serde_json::Value>,
     /// `set`
-    pub unique: Vec<::serde_json::Value>,
+    pub unique: ::serde_json::Value,
     /// `Any`
     pub anything: ::serde_json::Value,
     /// `Optional[Any]`
@@ -78,8 +78,8 @@ pub enum EveryFormUsageEither {
 }
 
 const _: () = {
-    use ::aicm::__private::conform as c;
-    impl c::Conforms<c::Union<(c::Int, c::Str)>> for EveryFormUsageEither {}
+    use ::aicm::conform as c;
+    impl c::IsUnion<(c::Int, c::Str)> for EveryFormUsageEither {}
 };
 
 /// One of the members of `Union[bool, float]`.
@@ -94,6 +94,27 @@ pub enum EveryFormUsagePipeEither {
 }
 
 const _: () = {
-    use ::aicm::__private::conform as c;
-    impl c::Conforms<c::Union<(c::Bool, c::Float)>> for EveryFormUsagePipeEither {}
+    use ::aicm::conform as c;
+    impl c::IsUnion<(c::Bool, c::Float)> for EveryFormUsagePipeEither {
+        const NEEDS_CHECK: bool = true;
+        fn check_value(
+            &self,
+            ty: &::aicm::schema::TypeExpr,
+        ) -> ::core::result::Result<(), ::aicm::Mismatch> {
+            let member = |index: usize| match ty.strip_optional() {
+                ::aicm::schema::TypeExpr::Union(members) => {
+                    members.get(index).unwrap_or(ty)
+                }
+                other => other,
+            };
+            match self {
+                Self::Bool(value) => {
+                    c::Conforms::<c::Bool>::check_value(value, member(0))
+                }
+                Self::Float(value) => {
+                    c::Conforms::<c::Float>::check_value(value, member(1))
+                }
+            }
+        }
+    }
 };

@@ -61,8 +61,8 @@ pub enum KeywordsUsageStruct {
 }
 
 const _: () = {
-    use ::aicm::__private::conform as c;
-    impl c::Conforms<c::Union<(c::Int, c::Str)>> for KeywordsUsageStruct {}
+    use ::aicm::conform as c;
+    impl c::IsUnion<(c::Int, c::Str)> for KeywordsUsageStruct {}
 };
 
 /// Usage record for the AICostManager config `type`.

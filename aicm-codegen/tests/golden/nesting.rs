@@ -47,8 +47,8 @@ pub enum DeeplyNestedUsageTagged {
 }
 
 const _: () = {
-    use ::aicm::__private::conform as c;
-    impl c::Conforms<c::Union<(c::Int, c::Str)>> for DeeplyNestedUsageTagged {}
+    use ::aicm::conform as c;
+    impl c::IsUnion<(c::Int, c::Str)> for DeeplyNestedUsageTagged {}
 };
 
 /// One of the members of `Union[List[int], Dict[str, float], bool]`.
@@ -65,9 +65,35 @@ pub enum DeeplyNestedUsageChoice {
 }
 
 const _: () = {
-    use ::aicm::__private::conform as c;
-    impl c::Conforms<c::Union<(c::List<c::Int>, c::Dict<c::Str, c::Float>, c::Bool)>>
-    for DeeplyNestedUsageChoice {}
+    use ::aicm::conform as c;
+    impl c::IsUnion<(c::List<c::Int>, c::Dict<c::Str, c::Float>, c::Bool)>
+    for DeeplyNestedUsageChoice {
+        const NEEDS_CHECK: bool = true;
+        fn check_value(
+            &self,
+            ty: &::aicm::schema::TypeExpr,
+        ) -> ::core::result::Result<(), ::aicm::Mismatch> {
+            let member = |index: usize| match ty.strip_optional() {
+                ::aicm::schema::TypeExpr::Union(members) => {
+                    members.get(index).unwrap_or(ty)
+                }
+                other => other,
+            };
+            match self {
+                Self::ListInt(value) => {
+                    c::Conforms::<c::List<c::Int>>::check_value(value, member(0))
+                }
+                Self::DictStrFloat(value) => {
+                    c::Conforms::<
+                        c::Dict<c::Str, c::Float>,
+                    >::check_value(value, member(1))
+                }
+                Self::Bool(value) => {
+                    c::Conforms::<c::Bool>::check_value(value, member(2))
+                }
+            }
+        }
+    }
 };
 
 /// One of the members of `Union[List[Union[int, str]], Dict[str, Union[bool, float]], str]`.
@@ -89,16 +115,40 @@ pub enum DeeplyNestedUsageNestedUnion {
 }
 
 const _: () = {
-    use ::aicm::__private::conform as c;
-    impl c::Conforms<
-        c::Union<
-            (
-                c::List<c::Union<(c::Int, c::Str)>>,
-                c::Dict<c::Str, c::Union<(c::Bool, c::Float)>>,
-                c::Str,
-            ),
-        >,
-    > for DeeplyNestedUsageNestedUnion {}
+    use ::aicm::conform as c;
+    impl c::IsUnion<
+        (
+            c::List<c::Union<(c::Int, c::Str)>>,
+            c::Dict<c::Str, c::Union<(c::Bool, c::Float)>>,
+            c::Str,
+        ),
+    > for DeeplyNestedUsageNestedUnion {
+        const NEEDS_CHECK: bool = true;
+        fn check_value(
+            &self,
+            ty: &::aicm::schema::TypeExpr,
+        ) -> ::core::result::Result<(), ::aicm::Mismatch> {
+            let member = |index: usize| match ty.strip_optional() {
+                ::aicm::schema::TypeExpr::Union(members) => {
+                    members.get(index).unwrap_or(ty)
+                }
+                other => other,
+            };
+            match self {
+                Self::ListIntOrStr(value) => {
+                    c::Conforms::<
+                        c::List<c::Union<(c::Int, c::Str)>>,
+                    >::check_value(value, member(0))
+                }
+                Self::DictStrBoolOrFloat(value) => {
+                    c::Conforms::<
+                        c::Dict<c::Str, c::Union<(c::Bool, c::Float)>>,
+                    >::check_value(value, member(1))
+                }
+                Self::Str(value) => c::Conforms::<c::Str>::check_value(value, member(2)),
+            }
+        }
+    }
 };
 
 /// One of the members of `Union[int, str]`.
@@ -113,9 +163,8 @@ pub enum DeeplyNestedUsageNestedUnionListIntOrStr {
 }
 
 const _: () = {
-    use ::aicm::__private::conform as c;
-    impl c::Conforms<c::Union<(c::Int, c::Str)>>
-    for DeeplyNestedUsageNestedUnionListIntOrStr {}
+    use ::aicm::conform as c;
+    impl c::IsUnion<(c::Int, c::Str)> for DeeplyNestedUsageNestedUnionListIntOrStr {}
 };
 
 /// One of the members of `Union[bool, float]`.
@@ -130,7 +179,28 @@ pub enum DeeplyNestedUsageNestedUnionDictStrBoolOrFloat {
 }
 
 const _: () = {
-    use ::aicm::__private::conform as c;
-    impl c::Conforms<c::Union<(c::Bool, c::Float)>>
-    for DeeplyNestedUsageNestedUnionDictStrBoolOrFloat {}
+    use ::aicm::conform as c;
+    impl c::IsUnion<(c::Bool, c::Float)>
+    for DeeplyNestedUsageNestedUnionDictStrBoolOrFloat {
+        const NEEDS_CHECK: bool = true;
+        fn check_value(
+            &self,
+            ty: &::aicm::schema::TypeExpr,
+        ) -> ::core::result::Result<(), ::aicm::Mismatch> {
+            let member = |index: usize| match ty.strip_optional() {
+                ::aicm::schema::TypeExpr::Union(members) => {
+                    members.get(index).unwrap_or(ty)
+                }
+                other => other,
+            };
+            match self {
+                Self::Bool(value) => {
+                    c::Conforms::<c::Bool>::check_value(value, member(0))
+                }
+                Self::Float(value) => {
+                    c::Conforms::<c::Float>::check_value(value, member(1))
+                }
+            }
+        }
+    }
 };

@@ -85,8 +85,8 @@ pub enum OddNamesUsageMixedUnion {
 }
 
 const _: () = {
-    use ::aicm::__private::conform as c;
-    impl c::Conforms<c::Union<(c::Int, c::Str)>> for OddNamesUsageMixedUnion {}
+    use ::aicm::conform as c;
+    impl c::IsUnion<(c::Int, c::Str)> for OddNamesUsageMixedUnion {}
 };
 
 /// Usage record for the AICostManager config `Ünïcode-config`.

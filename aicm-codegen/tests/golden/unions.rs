@@ -49,8 +49,27 @@ pub enum UnionsUsageNumber {
 }
 
 const _: () = {
-    use ::aicm::__private::conform as c;
-    impl c::Conforms<c::Union<(c::Float, c::Int)>> for UnionsUsageNumber {}
+    use ::aicm::conform as c;
+    impl c::IsUnion<(c::Float, c::Int)> for UnionsUsageNumber {
+        const NEEDS_CHECK: bool = true;
+        fn check_value(
+            &self,
+            ty: &::aicm::schema::TypeExpr,
+        ) -> ::core::result::Result<(), ::aicm::Mismatch> {
+            let member = |index: usize| match ty.strip_optional() {
+                ::aicm::schema::TypeExpr::Union(members) => {
+                    members.get(index).unwrap_or(ty)
+                }
+                other => other,
+            };
+            match self {
+                Self::Int(value) => c::Conforms::<c::Int>::check_value(value, member(1)),
+                Self::Float(value) => {
+                    c::Conforms::<c::Float>::check_value(value, member(0))
+                }
+            }
+        }
+    }
 };
 
 /// One of the members of `Union[list, List[int]]`.
@@ -65,8 +84,8 @@ pub enum UnionsUsageItems {
 }
 
 const _: () = {
-    use ::aicm::__private::conform as c;
-    impl c::Conforms<c::Union<(c::AnyList, c::List<c::Int>)>> for UnionsUsageItems {}
+    use ::aicm::conform as c;
+    impl c::IsUnion<(c::AnyList, c::List<c::Int>)> for UnionsUsageItems {}
 };
 
 /// One of the members of `Union[dict, Dict[str, int]]`.
@@ -81,9 +100,8 @@ pub enum UnionsUsageTable {
 }
 
 const _: () = {
-    use ::aicm::__private::conform as c;
-    impl c::Conforms<c::Union<(c::AnyDict, c::Dict<c::Str, c::Int>)>>
-    for UnionsUsageTable {}
+    use ::aicm::conform as c;
+    impl c::IsUnion<(c::AnyDict, c::Dict<c::Str, c::Int>)> for UnionsUsageTable {}
 };
 
 /// One of the members of `Union[str, int, bool, float]`.
@@ -102,9 +120,31 @@ pub enum UnionsUsageScalar {
 }
 
 const _: () = {
-    use ::aicm::__private::conform as c;
-    impl c::Conforms<c::Union<(c::Str, c::Int, c::Bool, c::Float)>>
-    for UnionsUsageScalar {}
+    use ::aicm::conform as c;
+    impl c::IsUnion<(c::Str, c::Int, c::Bool, c::Float)> for UnionsUsageScalar {
+        const NEEDS_CHECK: bool = true;
+        fn check_value(
+            &self,
+            ty: &::aicm::schema::TypeExpr,
+        ) -> ::core::result::Result<(), ::aicm::Mismatch> {
+            let member = |index: usize| match ty.strip_optional() {
+                ::aicm::schema::TypeExpr::Union(members) => {
+                    members.get(index).unwrap_or(ty)
+                }
+                other => other,
+            };
+            match self {
+                Self::Str(value) => c::Conforms::<c::Str>::check_value(value, member(0)),
+                Self::Int(value) => c::Conforms::<c::Int>::check_value(value, member(1)),
+                Self::Bool(value) => {
+                    c::Conforms::<c::Bool>::check_value(value, member(2))
+                }
+                Self::Float(value) => {
+                    c::Conforms::<c::Float>::check_value(value, member(3))
+                }
+            }
+        }
+    }
 };
 
 /// One of the members of `Union[str, int]`.
@@ -119,8 +159,8 @@ pub enum UnionsUsageMaybe {
 }
 
 const _: () = {
-    use ::aicm::__private::conform as c;
-    impl c::Conforms<c::Union<(c::Str, c::Int)>> for UnionsUsageMaybe {}
+    use ::aicm::conform as c;
+    impl c::IsUnion<(c::Str, c::Int)> for UnionsUsageMaybe {}
 };
 
 /// One of the members of `Union[str, int]`.
@@ -135,8 +175,8 @@ pub enum UnionsUsagePipes {
 }
 
 const _: () = {
-    use ::aicm::__private::conform as c;
-    impl c::Conforms<c::Union<(c::Str, c::Int)>> for UnionsUsagePipes {}
+    use ::aicm::conform as c;
+    impl c::IsUnion<(c::Str, c::Int)> for UnionsUsagePipes {}
 };
 
 /// One of the members of `Union[int, str]`.
@@ -151,8 +191,8 @@ pub enum UnionsUsageSameAgain {
 }
 
 const _: () = {
-    use ::aicm::__private::conform as c;
-    impl c::Conforms<c::Union<(c::Int, c::Str)>> for UnionsUsageSameAgain {}
+    use ::aicm::conform as c;
+    impl c::IsUnion<(c::Int, c::Str)> for UnionsUsageSameAgain {}
 };
 
 /// One of the members of `Union[List[int], List[str]]`.
@@ -167,8 +207,8 @@ pub enum UnionsUsageLists {
 }
 
 const _: () = {
-    use ::aicm::__private::conform as c;
-    impl c::Conforms<c::Union<(c::List<c::Int>, c::List<c::Str>)>> for UnionsUsageLists {}
+    use ::aicm::conform as c;
+    impl c::IsUnion<(c::List<c::Int>, c::List<c::Str>)> for UnionsUsageLists {}
 };
 
 /// Usage record for the AICostManager config `unions-too`.
@@ -194,6 +234,25 @@ pub enum UnionsTooUsageNumber {
 }
 
 const _: () = {
-    use ::aicm::__private::conform as c;
-    impl c::Conforms<c::Union<(c::Float, c::Int)>> for UnionsTooUsageNumber {}
+    use ::aicm::conform as c;
+    impl c::IsUnion<(c::Float, c::Int)> for UnionsTooUsageNumber {
+        const NEEDS_CHECK: bool = true;
+        fn check_value(
+            &self,
+            ty: &::aicm::schema::TypeExpr,
+        ) -> ::core::result::Result<(), ::aicm::Mismatch> {
+            let member = |index: usize| match ty.strip_optional() {
+                ::aicm::schema::TypeExpr::Union(members) => {
+                    members.get(index).unwrap_or(ty)
+                }
+                other => other,
+            };
+            match self {
+                Self::Int(value) => c::Conforms::<c::Int>::check_value(value, member(1)),
+                Self::Float(value) => {
+                    c::Conforms::<c::Float>::check_value(value, member(0))
+                }
+            }
+        }
+    }
 };

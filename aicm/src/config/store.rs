@@ -104,6 +104,24 @@ struct VerifiedConfig {
     schema: Result<Schema, SchemaError>,
 }
 
+impl VerifiedConfig {
+    fn to_loaded(&self) -> Result<LoadedConfig, Error> {
+        match &self.schema {
+            Ok(schema) => Ok(LoadedConfig {
+                config_id: self.config_id.clone(),
+                api_id: self.api_id.clone(),
+                uuid: self.uuid.clone(),
+                last_updated: self.last_updated.clone(),
+                schema: schema.clone(),
+            }),
+            Err(source) => Err(Error::InvalidSchema {
+                config_id: self.config_id.clone(),
+                source: source.clone(),
+            }),
+        }
+    }
+}
+
 #[derive(Default)]
 struct LimitsState {
     /// The verified signed item the limits came from; `None`: none active.
@@ -311,19 +329,18 @@ impl ConfigStore {
     fn lookup(&self, config_id: &str) -> Option<Result<LoadedConfig, Error>> {
         let configs = self.inner.configs.read();
         let found = configs.iter().find(|c| c.config_id == config_id)?;
-        Some(match &found.schema {
-            Ok(schema) => Ok(LoadedConfig {
-                config_id: found.config_id.clone(),
-                api_id: found.api_id.clone(),
-                uuid: found.uuid.clone(),
-                last_updated: found.last_updated.clone(),
-                schema: schema.clone(),
-            }),
-            Err(source) => Err(Error::InvalidSchema {
-                config_id: found.config_id.clone(),
-                source: source.clone(),
-            }),
-        })
+        Some(found.to_loaded())
+    }
+
+    /// Every config held in memory, in the order the verified items list them (for
+    /// `crate::public_configs`); a config whose schema does not parse is its own error.
+    pub(crate) fn all_configs(&self) -> Vec<Result<LoadedConfig, Error>> {
+        self.inner
+            .configs
+            .read()
+            .iter()
+            .map(VerifiedConfig::to_loaded)
+            .collect()
     }
 
     fn known_ids(&self) -> Vec<String> {
