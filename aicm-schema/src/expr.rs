@@ -7,10 +7,12 @@ use std::fmt;
 /// Construct it by parsing (`"List[int]".parse::<TypeExpr>()`) or with the normalising
 /// constructors [`TypeExpr::optional`] and [`TypeExpr::union`], so that equal meanings compare
 /// equal: `int | None`, `Union[int, None]` and `Optional[int]` all become
-/// `Optional(Int)`.
+/// `Optional(Int)`. The variants are public so that code can match on them; a value built
+/// from them by hand may break the invariants below, which [`TypeExpr::normalized`] restores.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum TypeExpr {
-    /// `Any`: every JSON value, `null` included.
+    /// `Any`: every JSON value, `null` included. A field typed `Any` must still be present;
+    /// `Optional[Any]` is the one that may be absent.
     Any,
     /// `int`: a JSON number without fraction or exponent that fits `i64` or `u64`.
     Int,
@@ -34,28 +36,32 @@ pub enum TypeExpr {
     Dict(Box<TypeExpr>, Box<TypeExpr>),
     /// `Optional[T]`, `T | None`: `T` or `null`; the field may also be absent.
     ///
-    /// Never nests and never wraps [`TypeExpr::Any`].
+    /// When normalised, never nests.
     Optional(Box<TypeExpr>),
     /// `Union[A, B, ...]`, `A | B`: any member matches.
     ///
-    /// Always has two or more distinct members, none of them a union, an optional or `Any`.
+    /// When normalised, has two or more distinct members, none of them a union, an optional or
+    /// `Any`.
     Union(Vec<TypeExpr>),
 }
 
 impl TypeExpr {
-    /// `Optional[inner]`, normalised: `Optional[Optional[T]]` is `Optional[T]` and
-    /// `Optional[Any]` is `Any`.
+    /// `Optional[inner]`, normalised: `Optional[Optional[T]]` is `Optional[T]`.
+    ///
+    /// `Optional[Any]` stays what it is rather than collapsing to `Any`: both accept every
+    /// value, but only the optional one lets the field be absent (as in Python, where
+    /// `Optional[Any]` is kept as written).
     pub fn optional(inner: TypeExpr) -> TypeExpr {
         match inner {
-            TypeExpr::Any => TypeExpr::Any,
             opt @ TypeExpr::Optional(_) => opt,
             other => TypeExpr::Optional(Box::new(other)),
         }
     }
 
     /// The union of `members`, normalised the way Python's `typing` does: nested unions are
-    /// flattened, duplicates removed, a single member stands for itself, an optional member
-    /// makes the whole union optional, and `Any` absorbs everything.
+    /// flattened, duplicates removed (first occurrence kept), a single member stands for
+    /// itself, and an optional member makes the whole union optional. Unlike Python, `Any`
+    /// absorbs the other members (`Union[int, Any]` is `Any`), since it accepts what they do.
     ///
     /// Returns `None` for an empty list of members. Use [`TypeExpr::union_with_none`] to say
     /// that `None` was one of the members.
@@ -70,32 +76,21 @@ impl TypeExpr {
         members: impl IntoIterator<Item = TypeExpr>,
         has_none: bool,
     ) -> Option<TypeExpr> {
-        let mut flat: Vec<TypeExpr> = Vec::new();
-        let mut optional = has_none;
-        let mut any = false;
-        let push = |t: TypeExpr, flat: &mut Vec<TypeExpr>| {
-            if !flat.contains(&t) {
-                flat.push(t);
-            }
+        let mut acc = UnionMembers {
+            flat: Vec::new(),
+            optional: has_none,
+            any: false,
         };
         for member in members {
-            let member = match member {
-                TypeExpr::Optional(inner) => {
-                    optional = true;
-                    *inner
-                }
-                other => other,
-            };
-            match member {
-                TypeExpr::Any => any = true,
-                TypeExpr::Union(inner) => inner.into_iter().for_each(|t| push(t, &mut flat)),
-                other => push(other, &mut flat),
-            }
+            acc.absorb(member);
         }
-        if any {
-            return Some(TypeExpr::Any);
-        }
+        let UnionMembers {
+            mut flat,
+            optional,
+            any,
+        } = acc;
         let core = match flat.len() {
+            _ if any => TypeExpr::Any,
             0 => return None,
             1 => flat.pop()?,
             _ => TypeExpr::Union(flat),
@@ -107,15 +102,37 @@ impl TypeExpr {
         })
     }
 
-    /// Whether `null` is accepted and the field may be absent (`Optional[..]` or `Any`).
+    /// Whether the field may be absent (`Optional[..]`, whatever the spelling).
+    ///
+    /// `Any` accepts `null` but is not optional: a field typed `Any` must be present.
     pub fn is_optional(&self) -> bool {
-        matches!(self, TypeExpr::Optional(_) | TypeExpr::Any)
+        matches!(self, TypeExpr::Optional(_))
     }
 
     /// The type without its `Optional[..]` wrapper.
     pub fn strip_optional(&self) -> &TypeExpr {
         match self {
             TypeExpr::Optional(inner) => inner,
+            other => other,
+        }
+    }
+
+    /// The same type with the invariants of [`TypeExpr::Optional`] and [`TypeExpr::Union`]
+    /// restored, for values built from the variants by hand. Parsing already returns
+    /// normalised types, and printing then parsing a normalised type gives it back unchanged.
+    ///
+    /// A `Union` with no members (which no string can spell) stays an empty `Union`.
+    pub fn normalized(self) -> TypeExpr {
+        match self {
+            TypeExpr::List(t) => TypeExpr::List(Box::new(t.normalized())),
+            TypeExpr::Dict(k, v) => {
+                TypeExpr::Dict(Box::new(k.normalized()), Box::new(v.normalized()))
+            }
+            TypeExpr::Optional(t) => TypeExpr::optional(t.normalized()),
+            TypeExpr::Union(members) => {
+                TypeExpr::union(members.into_iter().map(TypeExpr::normalized))
+                    .unwrap_or(TypeExpr::Union(Vec::new()))
+            }
             other => other,
         }
     }
@@ -128,6 +145,33 @@ impl TypeExpr {
             TypeExpr::Dict(k, v) => k.mentions_float() || v.mentions_float(),
             TypeExpr::Union(members) => members.iter().any(TypeExpr::mentions_float),
             _ => false,
+        }
+    }
+}
+
+/// The members of a union being flattened.
+struct UnionMembers {
+    flat: Vec<TypeExpr>,
+    optional: bool,
+    any: bool,
+}
+
+impl UnionMembers {
+    /// Adds one member, looking through `Optional` and nested unions at any depth so that
+    /// even hand-built, unnormalised members come out flat.
+    fn absorb(&mut self, member: TypeExpr) {
+        match member {
+            TypeExpr::Optional(inner) => {
+                self.optional = true;
+                self.absorb(*inner);
+            }
+            TypeExpr::Any => self.any = true,
+            TypeExpr::Union(inner) => inner.into_iter().for_each(|t| self.absorb(t)),
+            other => {
+                if !self.flat.contains(&other) {
+                    self.flat.push(other);
+                }
+            }
         }
     }
 }

@@ -26,5 +26,5 @@ mod parse;
 mod schema;
 
 pub use expr::TypeExpr;
-pub use parse::{ParseError, ParseErrorKind};
+pub use parse::{MAX_DEPTH, ParseError, ParseErrorKind};
 pub use schema::{FieldError, RawSchema, Schema, SchemaError, SchemaField};

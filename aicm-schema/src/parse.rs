@@ -52,7 +52,16 @@ pub enum ParseErrorKind {
     BareNone,
     /// Input continued after a complete type.
     TrailingInput(String),
+    /// Brackets nested deeper than [`MAX_DEPTH`], which no real schema needs; refusing them
+    /// keeps a hostile string from exhausting the stack.
+    TooDeep {
+        /// The deepest nesting accepted.
+        limit: usize,
+    },
 }
+
+/// How deeply brackets may nest in a type string (`List[List[int]]` is depth 2).
+pub const MAX_DEPTH: usize = 64;
 
 impl fmt::Display for ParseErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -73,17 +82,27 @@ impl fmt::Display for ParseErrorKind {
             } => write!(
                 f,
                 "`{name}` takes {expected} type argument{}, found {found}",
-                if *expected == "1" { "" } else { "s" }
+                if expected.ends_with(" 1") || *expected == "1" {
+                    ""
+                } else {
+                    "s"
+                }
             ),
             ParseErrorKind::NotGeneric(name) => write!(f, "`{name}` takes no type arguments"),
             ParseErrorKind::MissingArguments(name) => {
-                write!(f, "`{name}` needs type arguments in brackets, e.g. `{name}[...]`")
+                write!(
+                    f,
+                    "`{name}` needs type arguments in brackets, e.g. `{name}[...]`"
+                )
             }
             ParseErrorKind::BareNone => {
                 f.write_str("`None` is only allowed as a member of a union (`T | None`)")
             }
             ParseErrorKind::TrailingInput(rest) => {
                 write!(f, "unexpected `{rest}` after a complete type")
+            }
+            ParseErrorKind::TooDeep { limit } => {
+                write!(f, "brackets nested deeper than {limit} levels")
             }
         }
     }
@@ -100,7 +119,11 @@ impl FromStr for TypeExpr {
 impl TypeExpr {
     /// Parses a type string such as `Dict[str, List[int]]` or `int | None`.
     pub fn parse(input: &str) -> Result<TypeExpr, ParseError> {
-        let mut parser = Parser { input, pos: 0 };
+        let mut parser = Parser {
+            input,
+            pos: 0,
+            depth: 0,
+        };
         let result = parser.parse_complete();
         result.map_err(|(position, kind)| ParseError {
             input: input.to_owned(),
@@ -121,6 +144,8 @@ type PResult<T> = Result<T, (usize, ParseErrorKind)>;
 struct Parser<'a> {
     input: &'a str,
     pos: usize,
+    /// How many `[` are open at `pos`.
+    depth: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -129,7 +154,10 @@ impl<'a> Parser<'a> {
         let ty = self.parse_type_at(start)?;
         let end = self.skip_ws();
         if end < self.input.len() {
-            return Err((end, ParseErrorKind::TrailingInput(self.input[end..].to_owned())));
+            return Err((
+                end,
+                ParseErrorKind::TrailingInput(self.input[end..].to_owned()),
+            ));
         }
         Ok(ty)
     }
@@ -204,8 +232,13 @@ impl<'a> Parser<'a> {
         if plain.is_some() || name == "None" {
             return Err((after_name, ParseErrorKind::NotGeneric(name.to_owned())));
         }
+        if self.depth >= MAX_DEPTH {
+            return Err((after_name, ParseErrorKind::TooDeep { limit: MAX_DEPTH }));
+        }
         self.bump(1); // '['
+        self.depth += 1;
         let args = self.parse_args()?;
+        self.depth -= 1;
         let arity = |expected: &'static str, ok: bool| -> PResult<()> {
             if ok {
                 Ok(())
@@ -223,18 +256,20 @@ impl<'a> Parser<'a> {
         match name {
             "list" | "List" => {
                 arity("1", args.len() == 1)?;
-                let elem = Self::no_none(&args[0])?;
+                let mut args = args.into_iter();
+                let elem = Self::no_none(args.next())?;
                 Ok(Item::Type(TypeExpr::List(Box::new(elem))))
             }
             "dict" | "Dict" => {
                 arity("2", args.len() == 2)?;
-                let key = Self::no_none(&args[0])?;
-                let value = Self::no_none(&args[1])?;
+                let mut args = args.into_iter();
+                let key = Self::no_none(args.next())?;
+                let value = Self::no_none(args.next())?;
                 Ok(Item::Type(TypeExpr::Dict(Box::new(key), Box::new(value))))
             }
             "Optional" => {
                 arity("1", args.len() == 1)?;
-                let inner = Self::no_none(&args[0])?;
+                let inner = Self::no_none(args.into_iter().next())?;
                 Ok(Item::Type(TypeExpr::optional(inner)))
             }
             _ => {
@@ -250,16 +285,26 @@ impl<'a> Parser<'a> {
                 }
                 match TypeExpr::union_with_none(members, has_none) {
                     Some(t) => Ok(Item::Type(t)),
-                    None => Err((start, ParseErrorKind::BareNone)),
+                    // Every member was `None`: this is `None` itself, which only a union may
+                    // hold (`Union[None] | int`); the caller decides.
+                    None => Ok(Item::None),
                 }
             }
         }
     }
 
-    fn no_none((pos, item): &(usize, Item)) -> PResult<TypeExpr> {
-        match item {
-            Item::Type(t) => Ok(t.clone()),
-            Item::None => Err((*pos, ParseErrorKind::BareNone)),
+    /// An argument that must be a type, not `None`. `arg` is always `Some` (arity was checked);
+    /// `None` is reported as a missing type rather than panicking.
+    fn no_none(arg: Option<(usize, Item)>) -> PResult<TypeExpr> {
+        match arg {
+            Some((_, Item::Type(t))) => Ok(t),
+            Some((pos, Item::None)) => Err((pos, ParseErrorKind::BareNone)),
+            None => Err((
+                0,
+                ParseErrorKind::ExpectedType {
+                    found: "nothing".to_owned(),
+                },
+            )),
         }
     }
 
@@ -313,16 +358,29 @@ impl<'a> Parser<'a> {
         let rest: &'a str = &self.input[self.pos..];
         let len = rest
             .char_indices()
-            .find(|&(_, c)| !(c.is_alphanumeric() || c == '_' || c == '.'))
+            .find(|&(_, c)| !is_name_char(c))
             .map_or(rest.len(), |(i, _)| i);
         self.pos += len;
         &rest[..len]
     }
 
+    /// What stands at `pos`, for "found ..." in messages: a whole name, else one character.
     fn describe_here(&self) -> String {
-        match self.input[self.pos..].chars().next() {
+        let rest = &self.input[self.pos..];
+        let name_len = rest
+            .char_indices()
+            .find(|&(_, c)| !is_name_char(c))
+            .map_or(rest.len(), |(i, _)| i);
+        match rest.chars().next() {
             None => "end of input".to_owned(),
+            Some(_) if name_len > 0 => format!("`{}`", &rest[..name_len]),
             Some(c) => format!("`{c}`"),
         }
     }
+}
+
+/// Characters of a name. `.` is included so that `typing.List` is reported as one unknown name
+/// rather than as `typing` followed by stray input.
+fn is_name_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_' || c == '.'
 }

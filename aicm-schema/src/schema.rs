@@ -122,10 +122,9 @@ impl Schema {
     pub fn from_value(value: &serde_json::Value) -> Result<Schema, SchemaError> {
         match value {
             serde_json::Value::Null => Ok(Schema::empty()),
-            serde_json::Value::Object(map) => Self::from_raw(
-                map.iter()
-                    .map(|(k, v)| (k.clone(), RawType::from_value(v))),
-            ),
+            serde_json::Value::Object(map) => {
+                Self::from_raw(map.iter().map(|(k, v)| (k.clone(), RawType::from_value(v))))
+            }
             other => Err(SchemaError::NotAnObject(format!(
                 "expected a JSON object of field names to type strings, found {}",
                 json_kind(other)

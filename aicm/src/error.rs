@@ -88,7 +88,7 @@ pub enum Error {
 pub enum TrackError {
     /// The usage does not match the config's schema (or holds a non-finite float).
     #[error("invalid usage: {0}")]
-    Validation(#[from] UsageValidationError),
+    Validation(Box<UsageValidationError>),
     /// Dynamic usage must be a JSON object.
     #[error("usage must be a JSON object, got {found}")]
     NotAnObject {
@@ -97,9 +97,11 @@ pub enum TrackError {
     },
     /// A `#[derive(Usage)]` type does not match the live config's schema.
     #[error(transparent)]
-    SchemaMismatch(#[from] SchemaMismatch),
+    SchemaMismatch(Box<SchemaMismatch>),
     /// A `#[derive(Usage)]` type declared `config_id = "…"` for another config.
-    #[error("usage type `{type_name}` is for config `{expected}`, but this tracker is for `{actual}`")]
+    #[error(
+        "usage type `{type_name}` is for config `{expected}`, but this tracker is for `{actual}`"
+    )]
     ConfigMismatch {
         /// The Rust type.
         type_name: &'static str,
@@ -120,6 +122,14 @@ pub enum TrackError {
     /// The tracker was closed.
     #[error("tracker is closed")]
     Closed,
+    /// `deliver_now` could not deliver the record (refused, or out of retries).
+    #[error("delivery failed{}: {message}", .status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
+    Delivery {
+        /// The HTTP status of the last answer, if there was one.
+        status: Option<u16>,
+        /// The server's message, or the network error.
+        message: String,
+    },
     /// A `TrackOptions` value is unusable (e.g. a response id that is not 32 hex digits).
     #[error("invalid track option {option}: {message}")]
     InvalidOption {
@@ -169,7 +179,9 @@ impl SchemaMismatch {
             ));
         }
         for (field, compiled, live) in &self.type_changes {
-            parts.push(format!("`{field}` is {compiled} in the type but {live} in the config"));
+            parts.push(format!(
+                "`{field}` is {compiled} in the type but {live} in the config"
+            ));
         }
         format!(
             "usage type `{}` does not match the live schema of config `{}`: {}",
@@ -188,4 +200,26 @@ pub struct FlushError {
     pub pending: usize,
     /// How long the call waited.
     pub timeout: Duration,
+}
+
+impl From<UsageValidationError> for TrackError {
+    fn from(e: UsageValidationError) -> Self {
+        TrackError::Validation(Box::new(e))
+    }
+}
+
+impl From<SchemaMismatch> for TrackError {
+    fn from(e: SchemaMismatch) -> Self {
+        TrackError::SchemaMismatch(Box::new(e))
+    }
+}
+
+impl TrackError {
+    /// The validation error, if this is one (the three lists of what is wrong).
+    pub fn validation(&self) -> Option<&UsageValidationError> {
+        match self {
+            TrackError::Validation(e) => Some(e),
+            _ => None,
+        }
+    }
 }

@@ -1,0 +1,167 @@
+//! `DeliveryHealth`: one consistent snapshot of a worker, and the sum over all workers.
+
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::SystemTime;
+
+use parking_lot::Mutex;
+
+use super::queue::{Counters, Queue};
+use super::record::format_timestamp;
+
+/// One consistent snapshot of a delivery worker, in which
+/// `total_accepted = total_sent + total_failed + total_discarded + queue_size + in_flight`.
+///
+/// Every `total_*` counts records; `batches_sent` and `retries` count requests.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[non_exhaustive]
+pub struct DeliveryHealth {
+    /// Whether the worker thread is running.
+    pub worker_alive: bool,
+    /// Records waiting in the queue.
+    pub queue_size: usize,
+    /// The queue's capacity.
+    pub queue_capacity: usize,
+    /// `queue_size / queue_capacity`, from 0.0 to 1.0.
+    pub queue_utilization: f64,
+    /// Records taken from the queue and not yet settled (being sent or waiting to retry).
+    pub in_flight: usize,
+    /// Records `track` accepted.
+    pub total_accepted: u64,
+    /// Records the server acknowledged with a 2xx.
+    pub total_sent: u64,
+    /// Records that will not be delivered: refused by the server or out of retries.
+    pub total_failed: u64,
+    /// Records dropped to make room under `OnFull::Backpressure`.
+    pub total_discarded: u64,
+    /// Successful `POST /track-usage` requests.
+    pub batches_sent: u64,
+    /// Requests that were retried.
+    pub retries: u64,
+    /// The most recent delivery error, if any.
+    pub last_error: Option<String>,
+    /// When the last 2xx arrived (RFC 3339).
+    pub last_success_at: Option<String>,
+}
+
+impl DeliveryHealth {
+    pub(crate) fn from_state(
+        worker_alive: bool,
+        queue_size: usize,
+        queue_capacity: usize,
+        in_flight: usize,
+        c: Counters,
+        last_error: Option<String>,
+        last_success_at: Option<SystemTime>,
+    ) -> DeliveryHealth {
+        DeliveryHealth {
+            worker_alive,
+            queue_size,
+            queue_capacity,
+            queue_utilization: if queue_capacity == 0 {
+                0.0
+            } else {
+                (queue_size as f64 / queue_capacity as f64).clamp(0.0, 1.0)
+            },
+            in_flight,
+            total_accepted: c.accepted,
+            total_sent: c.sent,
+            total_failed: c.failed,
+            total_discarded: c.discarded,
+            batches_sent: c.batches_sent,
+            retries: c.retries,
+            last_error,
+            last_success_at: last_success_at.map(format_timestamp),
+        }
+    }
+
+    /// Whether the accounting identity holds (it always should; tests assert it).
+    pub fn is_balanced(&self) -> bool {
+        self.total_accepted
+            == self.total_sent
+                + self.total_failed
+                + self.total_discarded
+                + self.queue_size as u64
+                + self.in_flight as u64
+    }
+
+    fn add(&mut self, other: &DeliveryHealth) {
+        self.worker_alive |= other.worker_alive;
+        self.queue_size += other.queue_size;
+        self.queue_capacity += other.queue_capacity;
+        self.in_flight += other.in_flight;
+        self.total_accepted += other.total_accepted;
+        self.total_sent += other.total_sent;
+        self.total_failed += other.total_failed;
+        self.total_discarded += other.total_discarded;
+        self.batches_sent += other.batches_sent;
+        self.retries += other.retries;
+        if other.last_error.is_some() {
+            self.last_error.clone_from(&other.last_error);
+        }
+        if other.last_success_at > self.last_success_at {
+            self.last_success_at.clone_from(&other.last_success_at);
+        }
+        self.queue_utilization = if self.queue_capacity == 0 {
+            0.0
+        } else {
+            (self.queue_size as f64 / self.queue_capacity as f64).clamp(0.0, 1.0)
+        };
+    }
+
+    fn zero() -> DeliveryHealth {
+        DeliveryHealth::from_state(false, 0, 0, 0, Counters::default(), None, None)
+    }
+}
+
+/// Every worker ever started in this process (weakly) and the final figures of stopped ones.
+struct GlobalHealth {
+    live: Vec<Weak<Queue>>,
+    retired: DeliveryHealth,
+}
+
+fn global() -> &'static Mutex<Option<GlobalHealth>> {
+    static GLOBAL: OnceLock<Mutex<Option<GlobalHealth>>> = OnceLock::new();
+    GLOBAL.get_or_init(|| Mutex::new(None))
+}
+
+/// Registers a new worker's queue for [`global_delivery_health`].
+pub(crate) fn register(queue: &Arc<Queue>) {
+    let mut global = global().lock();
+    let g = global.get_or_insert_with(|| GlobalHealth {
+        live: Vec::new(),
+        retired: DeliveryHealth::zero(),
+    });
+    g.live.retain(|w| w.strong_count() > 0);
+    g.live.push(Arc::downgrade(queue));
+}
+
+/// Moves a stopped worker's final figures into the retired sum.
+pub(crate) fn retire(queue: &Arc<Queue>) {
+    let mut global = global().lock();
+    if let Some(g) = global.as_mut() {
+        let before = g.live.len();
+        g.live
+            .retain(|w| w.upgrade().is_some_and(|q| !Arc::ptr_eq(&q, queue)));
+        if g.live.len() < before {
+            let mut last = queue.health();
+            last.worker_alive = false;
+            last.queue_capacity = 0;
+            g.retired.add(&last);
+        }
+    }
+}
+
+/// The sum of [`DeliveryHealth`] over every delivery worker of the process.
+///
+/// `None` before the first Tracker was created; afterwards always `Some`, closed workers
+/// included (their final counts stay in the sum).
+pub fn global_delivery_health() -> Option<DeliveryHealth> {
+    let global = global().lock();
+    let g = global.as_ref()?;
+    let mut sum = g.retired.clone();
+    sum.worker_alive = false;
+    for queue in g.live.iter().filter_map(Weak::upgrade) {
+        sum.add(&queue.health());
+    }
+    Some(sum)
+}

@@ -1,0 +1,283 @@
+//! A record between `track` and the server, and its JSON form on the wire.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde_json::Value;
+
+use crate::tracker::TrackerCore;
+use crate::usage::Payload;
+
+/// The id the server deduplicates a record on: fixed when `track` is called, never changed by a
+/// retry. Displays as 32 lowercase hex digits (a v4 UUID without dashes), or as the id given to
+/// [`TrackOptions::response_id`](crate::TrackOptions::response_id).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct ResponseId(Repr);
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Repr {
+    Generated(uuid::Uuid),
+    Given(Arc<str>),
+}
+
+impl ResponseId {
+    /// A fresh random id.
+    pub(crate) fn generate() -> ResponseId {
+        ResponseId(Repr::Generated(uuid::Uuid::new_v4()))
+    }
+
+    /// An id chosen by the caller (for backfills that must not double count on re-runs).
+    pub(crate) fn given(id: impl Into<Arc<str>>) -> ResponseId {
+        ResponseId(Repr::Given(id.into()))
+    }
+
+    /// Writes the id as a JSON string.
+    pub(crate) fn write_json(&self, out: &mut Vec<u8>) {
+        match &self.0 {
+            Repr::Generated(uuid) => {
+                let mut buf = [0u8; uuid::fmt::Simple::LENGTH];
+                out.push(b'"');
+                out.extend_from_slice(uuid.simple().encode_lower(&mut buf).as_bytes());
+                out.push(b'"');
+            }
+            Repr::Given(id) => write_json_str(out, id),
+        }
+    }
+}
+
+impl fmt::Display for ResponseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Repr::Generated(uuid) => fmt::Display::fmt(&uuid.simple(), f),
+            Repr::Given(id) => f.write_str(id),
+        }
+    }
+}
+
+impl fmt::Debug for ResponseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ResponseId({self})")
+    }
+}
+
+impl PartialEq<str> for ResponseId {
+    fn eq(&self, other: &str) -> bool {
+        match &self.0 {
+            Repr::Generated(uuid) => {
+                let mut buf = [0u8; uuid::fmt::Simple::LENGTH];
+                uuid.simple().encode_lower(&mut buf) == other
+            }
+            Repr::Given(id) => &**id == other,
+        }
+    }
+}
+
+impl PartialEq<&str> for ResponseId {
+    fn eq(&self, other: &&str) -> bool {
+        *self == **other
+    }
+}
+
+/// A record in the queue or in flight.
+pub(crate) struct QueuedRecord {
+    /// Position in the worker's acceptance order, for `flush`.
+    pub seq: u64,
+    /// The Tracker that accepted it: config and service ids, callbacks.
+    pub tracker: Arc<TrackerCore>,
+    pub response_id: ResponseId,
+    pub timestamp: SystemTime,
+    pub usage: Payload,
+    pub customer_key: Option<String>,
+    pub context: Option<Value>,
+}
+
+impl QueuedRecord {
+    /// Appends the record's JSON object to `out`, as API.md's `usage_records` item.
+    pub fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        out.extend_from_slice(b"{\"config_id\":");
+        write_json_str(out, &self.tracker.config_id);
+        out.extend_from_slice(b",\"service_id\":");
+        write_json_str(out, &self.tracker.service_id);
+        out.extend_from_slice(b",\"timestamp\":\"");
+        write_timestamp(out, self.timestamp);
+        out.extend_from_slice(b"\",\"response_id\":");
+        self.response_id.write_json(out);
+        out.extend_from_slice(b",\"usage\":");
+        self.usage.write_json(out)?;
+        if let Some(key) = &self.customer_key {
+            out.extend_from_slice(b",\"client_customer_key\":");
+            write_json_str(out, key);
+        }
+        if let Some(context) = &self.context {
+            out.extend_from_slice(b",\"context\":");
+            serde_json::to_writer(&mut *out, context)?;
+        }
+        out.push(b'}');
+        Ok(())
+    }
+
+    /// An owned copy for callbacks.
+    pub fn to_usage_record(&self) -> UsageRecord {
+        UsageRecord {
+            config_id: self.tracker.config_id.clone(),
+            service_id: self.tracker.service_id.clone(),
+            response_id: self.response_id.clone(),
+            timestamp: self.timestamp,
+            usage: self.usage.to_value(),
+            client_customer_key: self.customer_key.clone(),
+            context: self.context.clone(),
+        }
+    }
+}
+
+/// A tracked record as the callbacks (and the testing tracker) see it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct UsageRecord {
+    /// The Tracker's config id.
+    pub config_id: String,
+    /// The Tracker's service id.
+    pub service_id: String,
+    /// The id the server deduplicates on.
+    pub response_id: ResponseId,
+    /// When `track` was called (or the backfill timestamp given).
+    pub timestamp: SystemTime,
+    /// The usage object.
+    pub usage: Value,
+    /// The customer the usage is for, if given.
+    pub client_customer_key: Option<String>,
+    /// Free-form context, if given.
+    pub context: Option<Value>,
+}
+
+impl UsageRecord {
+    /// The timestamp as API.md writes it: RFC 3339 UTC, microseconds, `+00:00`.
+    pub fn timestamp_rfc3339(&self) -> String {
+        format_timestamp(self.timestamp)
+    }
+}
+
+/// A record the queue dropped to make room (`OnFull::Backpressure`).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DiscardedRecord {
+    /// The dropped record.
+    pub record: UsageRecord,
+    /// Why it was dropped.
+    pub reason: String,
+}
+
+/// A record the server refused or that ran out of retries.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct FailedRecord {
+    /// The record that will not be delivered.
+    pub record: UsageRecord,
+    /// The HTTP status of the last answer, if there was one.
+    pub status: Option<u16>,
+    /// The server's message, or the network error.
+    pub error: String,
+}
+
+pub(crate) fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    // Fast path: nothing to escape.
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        // Writing a &str into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, s);
+    }
+}
+
+/// RFC 3339 in UTC with microseconds and an explicit `+00:00`, as the Python SDK sends.
+pub(crate) fn write_timestamp(out: &mut Vec<u8>, at: SystemTime) {
+    let t = time::OffsetDateTime::from(at);
+    let (year, month, day) = t.to_calendar_date();
+    let (hour, minute, second, micro) = t.to_hms_micro();
+    let mut buf = itoa_buf();
+    push_num(out, &mut buf, year.max(0) as u32, 4);
+    out.push(b'-');
+    push_num(out, &mut buf, month as u8 as u32, 2);
+    out.push(b'-');
+    push_num(out, &mut buf, day as u32, 2);
+    out.push(b'T');
+    push_num(out, &mut buf, hour as u32, 2);
+    out.push(b':');
+    push_num(out, &mut buf, minute as u32, 2);
+    out.push(b':');
+    push_num(out, &mut buf, second as u32, 2);
+    out.push(b'.');
+    push_num(out, &mut buf, micro, 6);
+    out.extend_from_slice(b"+00:00");
+}
+
+pub(crate) fn format_timestamp(at: SystemTime) -> String {
+    let mut out = Vec::with_capacity(32);
+    write_timestamp(&mut out, at);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+fn itoa_buf() -> [u8; 10] {
+    [0; 10]
+}
+
+/// Writes `n` zero-padded to `width` digits.
+fn push_num(out: &mut Vec<u8>, buf: &mut [u8; 10], mut n: u32, width: usize) {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    let digits = buf.len() - i;
+    for _ in digits..width {
+        out.push(b'0');
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_with_micros_and_offset() {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_micros(1_754_599_319_566_193);
+        assert_eq!(format_timestamp(at), "2025-08-07T20:41:59.566193+00:00");
+        assert_eq!(
+            format_timestamp(SystemTime::UNIX_EPOCH),
+            "1970-01-01T00:00:00.000000+00:00"
+        );
+    }
+
+    #[test]
+    fn generated_response_ids_are_32_lowercase_hex() {
+        let id = ResponseId::generate().to_string();
+        assert_eq!(id.len(), 32);
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
+        let mut json = Vec::new();
+        ResponseId::generate().write_json(&mut json);
+        assert_eq!(json.len(), 34);
+    }
+
+    #[test]
+    fn json_strings_are_escaped_when_needed() {
+        let mut out = Vec::new();
+        write_json_str(&mut out, "plain");
+        write_json_str(&mut out, "quote\"and\\slash\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#""plain""quote\"and\\slash\n""#
+        );
+    }
+}

@@ -1,0 +1,172 @@
+//! The delivery worker: its own thread with its own current-thread tokio runtime, so it runs the
+//! same under sync code, multi-thread runtimes and current-thread runtimes. It drains the queue
+//! in batches and sends up to `max_concurrent_requests` of them at once, so a batch waiting to
+//! retry never holds back the rest.
+
+use std::sync::Arc;
+use std::thread::{JoinHandle, ThreadId};
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+use tokio::sync::Semaphore;
+
+use super::health;
+use super::options::DeliveryOptions;
+use super::queue::{NextBatch, Queue};
+use super::send::Sender;
+use crate::Error;
+
+/// A running worker, shared (through the registry) by every Tracker with the same settings.
+pub(crate) struct Worker {
+    pub queue: Arc<Queue>,
+    pub runtime: tokio::runtime::Handle,
+    pub sender: Arc<Sender>,
+    thread_id: ThreadId,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    exited: Arc<Exited>,
+    /// Warn about discards once, not per record.
+    pub discard_warned: std::sync::atomic::AtomicBool,
+}
+
+/// Set when the worker thread has finished, for waiters with and without a runtime.
+#[derive(Default)]
+struct Exited {
+    done: Mutex<bool>,
+    cond: Condvar,
+    notify: tokio::sync::Notify,
+}
+
+impl Worker {
+    /// Starts the thread and its runtime. `make_sender` runs once the queue exists.
+    pub fn start(
+        options: DeliveryOptions,
+        make_sender: impl FnOnce(Arc<Queue>) -> Sender,
+    ) -> Result<Worker, Error> {
+        let queue = Arc::new(Queue::new(options.queue_size, options.max_batch_size));
+        let sender = Arc::new(make_sender(queue.clone()));
+        let worker_sender = sender.clone();
+        let exited = Arc::new(Exited::default());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread_queue = queue.clone();
+        let thread_exited = exited.clone();
+        let batch_interval = options.batch_interval;
+        let concurrency = options.max_concurrent_requests.max(1);
+        let thread = std::thread::Builder::new()
+            .name("aicm-delivery".to_owned())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = tx.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                let _ = tx.send(Ok(runtime.handle().clone()));
+                runtime.block_on(run(
+                    thread_queue.clone(),
+                    sender,
+                    batch_interval,
+                    concurrency,
+                ));
+                // Drop the runtime here, on this thread, outside any runtime context.
+                drop(runtime);
+                thread_queue.mark_worker_stopped();
+                health::retire(&thread_queue);
+                *thread_exited.done.lock() = true;
+                thread_exited.cond.notify_all();
+                thread_exited.notify.notify_waiters();
+                tracing::debug!("aicm delivery worker stopped");
+            })
+            .map_err(|e| Error::Worker(format!("could not spawn the delivery thread: {e}")))?;
+        let thread_id = thread.thread().id();
+        let runtime = match rx.recv() {
+            Ok(Ok(handle)) => handle,
+            Ok(Err(e)) => return Err(Error::Worker(format!("could not start its runtime: {e}"))),
+            Err(_) => {
+                return Err(Error::Worker(
+                    "the delivery thread died at start".to_owned(),
+                ));
+            }
+        };
+        health::register(&queue);
+        Ok(Worker {
+            queue,
+            runtime,
+            sender: worker_sender,
+            thread_id,
+            thread: Mutex::new(Some(thread)),
+            exited,
+            discard_warned: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    /// Whether the caller runs on this worker's thread (inside a callback): it must not wait
+    /// for the worker there.
+    pub fn is_current_thread(&self) -> bool {
+        std::thread::current().id() == self.thread_id
+    }
+
+    /// Waits (blocking) up to `timeout` for the thread to finish, then joins it. Never waits on
+    /// the worker's own thread.
+    pub fn wait_stopped(&self, timeout: Duration) -> bool {
+        if self.is_current_thread() {
+            return false;
+        }
+        let mut done = self.exited.done.lock();
+        if !*done {
+            let _ = self.exited.cond.wait_for(&mut done, timeout);
+        }
+        let finished = *done;
+        drop(done);
+        if finished && let Some(handle) = self.thread.lock().take() {
+            let _ = handle.join();
+        }
+        finished
+    }
+
+    /// Awaits up to `timeout` for the thread to finish (it is then about to exit; not joined).
+    pub async fn wait_stopped_async(&self, timeout: Duration) -> bool {
+        if self.is_current_thread() {
+            return false;
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.exited.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if *self.exited.done.lock() {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return *self.exited.done.lock();
+            }
+        }
+    }
+}
+
+async fn run(queue: Arc<Queue>, sender: Arc<Sender>, batch_interval: Duration, concurrency: usize) {
+    let permits = Arc::new(Semaphore::new(concurrency));
+    loop {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
+        let (flight, batch) = loop {
+            match queue.next_batch(batch_interval) {
+                NextBatch::Send(flight, batch) => break (flight, batch),
+                NextBatch::Wait(Some(until)) => {
+                    let _ = tokio::time::timeout_at(until.into(), queue.work.notified()).await;
+                }
+                NextBatch::Wait(None) => queue.work.notified().await,
+                NextBatch::Stop => return,
+            }
+        };
+        let sender = sender.clone();
+        tokio::spawn(async move {
+            sender.deliver(flight, batch).await;
+            drop(permit);
+        });
+    }
+}

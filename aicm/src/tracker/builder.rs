@@ -1,0 +1,410 @@
+//! `TrackerBuilder`: every setting of a Tracker, builder value first, then environment, then
+//! the documented default.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Tracker, TrackerCore, TrackerInner};
+use crate::Error;
+use crate::api::ApiClient;
+use crate::config::{ConfigStore, LoadedConfig};
+use crate::delivery::options::{DeliveryOptions, OnFull};
+use crate::delivery::record::{DiscardedRecord, FailedRecord};
+use crate::delivery::registry::{self, WorkerKey};
+use crate::delivery::retry::Backoff;
+use crate::delivery::send::{LimitsHook, Sender, Transport};
+use crate::delivery::worker::Worker;
+use crate::settings::{Settings, SettingsOverrides};
+use crate::tracker::context::LiveSchema;
+
+pub(crate) type Callback<T> = Box<dyn Fn(&T) + Send + Sync + 'static>;
+
+/// Configures and builds a [`Tracker`].
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use aicm::{OnFull, Tracker};
+///
+/// let tracker = Tracker::builder("chat-completions", "openai::gpt-4o-mini")
+///     .api_key("sk-...")
+///     .on_full(OnFull::Block)
+///     .batch_interval(Duration::from_millis(200))
+///     .build()?;
+/// # Ok::<(), aicm::Error>(())
+/// ```
+pub struct TrackerBuilder {
+    config_id: String,
+    service_id: String,
+    overrides: SettingsOverrides,
+    options: DeliveryOptions,
+    on_full: Option<OnFull>,
+    on_discard: Option<Callback<DiscardedRecord>>,
+    on_failed: Option<Callback<FailedRecord>>,
+    http_client: Option<reqwest::Client>,
+    memory: Option<MemorySetup>,
+    schema: Option<aicm_schema::Schema>,
+}
+
+impl fmt::Debug for TrackerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TrackerBuilder")
+            .field("config_id", &self.config_id)
+            .field("service_id", &self.service_id)
+            .field(
+                "api_key",
+                &self.overrides.api_key.as_ref().map(|_| "(redacted)"),
+            )
+            .field("api_base", &self.overrides.api_base)
+            .field("api_url", &self.overrides.api_url)
+            .field("ini_path", &self.overrides.ini_path)
+            .field("options", &self.options)
+            .field("on_full", &self.on_full)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TrackerBuilder {
+    pub(crate) fn new(config_id: String, service_id: String) -> TrackerBuilder {
+        TrackerBuilder {
+            config_id,
+            service_id,
+            overrides: SettingsOverrides::default(),
+            options: DeliveryOptions::default(),
+            on_full: None,
+            on_discard: None,
+            on_failed: None,
+            http_client: None,
+            memory: None,
+            schema: None,
+        }
+    }
+
+    /// The AICostManager API key (else `AICM_API_KEY`). Never logged or printed.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.overrides.api_key = Some(key.into());
+        self
+    }
+
+    /// The API's scheme and host (else `AICM_API_BASE`, else `https://aicostmanager.com`).
+    pub fn api_base(mut self, base: impl Into<String>) -> Self {
+        self.overrides.api_base = Some(base.into());
+        self
+    }
+
+    /// The API's path prefix (else `AICM_API_URL`, else `/api/v1`).
+    pub fn api_url(mut self, url: impl Into<String>) -> Self {
+        self.overrides.api_url = Some(url.into());
+        self
+    }
+
+    /// Where the config cache lives (else `AICM_INI_PATH`, else
+    /// `~/.config/aicostmanager/AICM.INI`).
+    pub fn ini_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.overrides.ini_path = Some(path.into());
+        self
+    }
+
+    /// Records the in-memory queue holds (default 10,000).
+    pub fn queue_size(mut self, size: usize) -> Self {
+        self.options.queue_size = size.max(1);
+        self
+    }
+
+    /// Records per request (default 1,000).
+    pub fn max_batch_size(mut self, size: usize) -> Self {
+        self.options.max_batch_size = size.max(1);
+        self
+    }
+
+    /// How long a partial batch waits for more records (default 500 ms).
+    pub fn batch_interval(mut self, interval: Duration) -> Self {
+        self.options.batch_interval = interval;
+        self
+    }
+
+    /// Per-request HTTP timeout (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.options.timeout = timeout;
+        self
+    }
+
+    /// Retries of a batch after its first attempt (default 8).
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.options.max_retries = retries;
+        self
+    }
+
+    /// First retry wait before jitter, doubled per attempt (default 250 ms).
+    pub fn initial_backoff(mut self, wait: Duration) -> Self {
+        self.options.initial_backoff = wait;
+        self
+    }
+
+    /// Longest single retry wait, `Retry-After` included (default 30 s).
+    pub fn max_backoff(mut self, wait: Duration) -> Self {
+        self.options.max_backoff = wait;
+        self
+    }
+
+    /// Requests in flight at once (default 4).
+    pub fn max_concurrent_requests(mut self, n: usize) -> Self {
+        self.options.max_concurrent_requests = n.max(1);
+        self
+    }
+
+    /// What `track` does when the queue is full (else `AICM_DELIVERY_ON_FULL`, else
+    /// `backpressure`).
+    pub fn on_full(mut self, policy: OnFull) -> Self {
+        self.on_full = Some(policy);
+        self
+    }
+
+    /// Under `OnFull::Block`, give up with `TrackError::QueueFull` after this long (default:
+    /// wait as long as it takes).
+    pub fn block_timeout(mut self, timeout: Duration) -> Self {
+        self.options.block_timeout = Some(timeout);
+        self
+    }
+
+    /// How long `close` waits for queued records (default 30 s).
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.options.close_timeout = timeout;
+        self
+    }
+
+    /// Called with every record this Tracker accepted that was dropped to make room. Runs on
+    /// the thread whose `track` call displaced it; keep it short.
+    pub fn on_discard(mut self, f: impl Fn(&DiscardedRecord) + Send + Sync + 'static) -> Self {
+        self.on_discard = Some(Box::new(f));
+        self
+    }
+
+    /// Called with every record this Tracker accepted that will not be delivered (refused by
+    /// the server, or out of retries). Runs on the delivery thread; keep it short and do not
+    /// wait for the tracker (`flush`, `close`) inside it.
+    pub fn on_failed(mut self, f: impl Fn(&FailedRecord) + Send + Sync + 'static) -> Self {
+        self.on_failed = Some(Box::new(f));
+        self
+    }
+
+    /// Use this HTTP client (its own TLS, proxy and pool settings). A Tracker with its own
+    /// client gets a worker of its own.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// Builds the Tracker: resolves settings, starts (or joins) the delivery worker and loads
+    /// the config and its schema. Blocks the calling thread on network I/O; from async code use
+    /// [`TrackerBuilder::build_async`] (calling this inside a runtime works, but blocks that
+    /// executor thread).
+    pub fn build(self) -> Result<Tracker, Error> {
+        let (prepared, worker) = self.prepare()?;
+        let Some(store) = prepared.store.clone() else {
+            return prepared.finish(worker, Ok(None));
+        };
+        if worker.is_current_thread() {
+            registry::release(&worker);
+            return Err(Error::Worker(
+                "a Tracker cannot be built synchronously inside a delivery callback; use \
+                 build_async"
+                    .to_owned(),
+            ));
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let config_id = prepared.config_id.clone();
+        worker.runtime.spawn(async move {
+            let _ = tx.send(store.load_config(&config_id).await);
+        });
+        let loaded = match rx.recv() {
+            Ok(result) => result.map(Some),
+            Err(_) => Err(Error::Worker("the delivery worker stopped".to_owned())),
+        };
+        prepared.finish(worker, loaded)
+    }
+
+    /// Builds the Tracker without blocking the executor. Works on any tokio runtime.
+    pub async fn build_async(self) -> Result<Tracker, Error> {
+        let (prepared, worker) = self.prepare()?;
+        let Some(store) = prepared.store.clone() else {
+            return prepared.finish(worker, Ok(None));
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let config_id = prepared.config_id.clone();
+        worker.runtime.spawn(async move {
+            let _ = tx.send(store.load_config(&config_id).await);
+        });
+        let loaded = match rx.await {
+            Ok(result) => result.map(Some),
+            Err(_) => Err(Error::Worker("the delivery worker stopped".to_owned())),
+        };
+        prepared.finish(worker, loaded)
+    }
+
+    fn prepare(mut self) -> Result<(Prepared, Arc<Worker>), Error> {
+        self.options.on_full = match self.on_full {
+            Some(p) => p,
+            None => on_full_from_env()?,
+        };
+        let options = self.options.clone();
+        let (key, transport, store, limits_hook) = match self.memory.take() {
+            Some(memory) => {
+                let key = WorkerKey {
+                    api_root: String::new(),
+                    api_key: String::new(),
+                    ini_path: PathBuf::new(),
+                    options: options.clone(),
+                    unique: Some(unique_id()),
+                };
+                self.schema = Some(memory.schema);
+                let transport = Transport::Memory(memory.store);
+                (key, transport, None, None)
+            }
+            None => {
+                let settings = Settings::resolve(self.overrides.clone())?;
+                let http = match self.http_client.clone() {
+                    Some(client) => client,
+                    None => reqwest::Client::builder()
+                        .timeout(options.timeout)
+                        .connect_timeout(options.timeout.min(Duration::from_secs(10)))
+                        .build()
+                        .map_err(|e| {
+                            Error::Worker(format!("could not build the HTTP client: {e}"))
+                        })?,
+                };
+                let api = ApiClient::new(Some(http.clone()), &settings)?;
+                let key = WorkerKey {
+                    api_root: api.root().to_owned(),
+                    api_key: settings.api_key.expose().to_owned(),
+                    ini_path: settings.ini_path.clone(),
+                    options: options.clone(),
+                    unique: self.http_client.as_ref().map(|_| unique_id()),
+                };
+                let transport = Transport::Http {
+                    http: http.clone(),
+                    url: api.url("/track-usage"),
+                    auth: api.auth_header().clone(),
+                };
+                let store = ConfigStore::shared(api, settings.ini_path.clone());
+                let hook_store = store.clone();
+                let hook: LimitsHook = Arc::new(move |body: &serde_json::Value| {
+                    hook_store.update_triggered_limits_from_response(body)
+                });
+                (key, transport, Some(store), Some(hook))
+            }
+        };
+        let worker = registry::acquire(key, || {
+            Worker::start(options.clone(), |queue| {
+                Sender::new(
+                    transport,
+                    Backoff {
+                        initial: options.initial_backoff,
+                        max: options.max_backoff,
+                    },
+                    options.max_retries,
+                    options.timeout,
+                    queue,
+                    limits_hook,
+                )
+            })
+        })?;
+        Ok((
+            Prepared {
+                config_id: self.config_id,
+                service_id: self.service_id,
+                store,
+                schema: self.schema,
+                options: self.options,
+                on_discard: self.on_discard,
+                on_failed: self.on_failed,
+            },
+            worker,
+        ))
+    }
+
+    /// A Tracker whose worker keeps records in `store` instead of sending them, validating
+    /// against `schema` (the `testing` feature's recording tracker).
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
+    pub(crate) fn in_memory(
+        mut self,
+        schema: aicm_schema::Schema,
+        store: Arc<parking_lot::Mutex<Vec<crate::UsageRecord>>>,
+    ) -> Self {
+        self.memory = Some(MemorySetup { schema, store });
+        self
+    }
+}
+
+/// What replaces settings, config loading and HTTP for an in-memory Tracker.
+struct MemorySetup {
+    schema: aicm_schema::Schema,
+    store: Arc<parking_lot::Mutex<Vec<crate::UsageRecord>>>,
+}
+
+fn unique_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// `AICM_DELIVERY_ON_FULL`, or the default; an invalid value names the valid ones.
+fn on_full_from_env() -> Result<OnFull, Error> {
+    match std::env::var("AICM_DELIVERY_ON_FULL") {
+        Ok(v) if !v.trim().is_empty() => v.parse().map_err(|_| Error::InvalidSetting {
+            name: "AICM_DELIVERY_ON_FULL",
+            message: format!("`{v}` is not one of {}", OnFull::VARIANTS.join(", ")),
+        }),
+        _ => Ok(OnFull::default()),
+    }
+}
+
+/// Everything but the loaded config.
+struct Prepared {
+    config_id: String,
+    service_id: String,
+    /// `None` for an in-memory Tracker.
+    store: Option<ConfigStore>,
+    /// Known without loading (in-memory Tracker).
+    schema: Option<aicm_schema::Schema>,
+    options: DeliveryOptions,
+    on_discard: Option<Callback<DiscardedRecord>>,
+    on_failed: Option<Callback<FailedRecord>>,
+}
+
+impl Prepared {
+    fn finish(
+        self,
+        worker: Arc<Worker>,
+        loaded: Result<Option<LoadedConfig>, Error>,
+    ) -> Result<Tracker, Error> {
+        let schema = match (loaded, self.schema) {
+            (Ok(Some(loaded)), _) => loaded.schema,
+            (Ok(None), Some(schema)) => schema,
+            (Ok(None), None) => aicm_schema::Schema::empty(),
+            (Err(e), _) => {
+                registry::release(&worker);
+                return Err(e);
+            }
+        };
+        let core = Arc::new(TrackerCore {
+            config_id: self.config_id,
+            service_id: self.service_id,
+            live: LiveSchema::new(schema),
+            store: self.store,
+            on_discard: self.on_discard,
+            on_failed: self.on_failed,
+        });
+        Ok(Tracker {
+            inner: Arc::new(TrackerInner {
+                core,
+                worker,
+                closed: std::sync::atomic::AtomicBool::new(false),
+                on_full: self.options.on_full,
+                block_timeout: self.options.block_timeout,
+                close_timeout: self.options.close_timeout,
+            }),
+        })
+    }
+}

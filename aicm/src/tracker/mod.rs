@@ -1,0 +1,478 @@
+//! The `Tracker`: validates and stamps usage records and hands them to the shared delivery
+//! worker.
+
+mod builder;
+mod context;
+mod options;
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+pub use builder::TrackerBuilder;
+pub use context::TrackContext;
+pub use options::TrackOptions;
+
+use crate::delivery::health::DeliveryHealth;
+use crate::delivery::options::OnFull;
+use crate::delivery::queue::{BlockOutcome, Pushed, Refused};
+use crate::delivery::record::{DiscardedRecord, FailedRecord, QueuedRecord, ResponseId};
+use crate::delivery::registry;
+use crate::delivery::send::Receipt;
+use crate::delivery::worker::Worker;
+use crate::usage::PreparedUsage;
+use crate::{Error, FlushError, IntoUsage, TrackError};
+use builder::Callback;
+use context::LiveSchema;
+
+/// Records usage for one config and service and delivers it in the background.
+///
+/// Cheap to clone: clones share one tracker (closing one closes all). Trackers with the same
+/// API root, key and delivery options share one delivery worker (a thread with its own tokio
+/// runtime), so the sync and async methods work from any context.
+///
+/// ```no_run
+/// use aicm::{Tracker, TrackOptions};
+/// use serde_json::json;
+///
+/// let tracker = Tracker::new("chat-completions", "openai::gpt-4o-mini")?;
+/// let id = tracker.track_with(
+///     json!({"input_tokens": 12, "output_tokens": 40, "model": "gpt-4o-mini", "cached": false}),
+///     TrackOptions::new().client_customer_key("acme"),
+/// )?;
+/// println!("tracked {id}");
+/// tracker.close()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Tracker {
+    inner: Arc<TrackerInner>,
+}
+
+/// Shared by a Tracker's clones; dropping the last one releases the worker.
+struct TrackerInner {
+    core: Arc<TrackerCore>,
+    worker: Arc<Worker>,
+    closed: AtomicBool,
+    on_full: OnFull,
+    block_timeout: Option<Duration>,
+    close_timeout: Duration,
+}
+
+/// What every queued record of a Tracker refers to.
+pub(crate) struct TrackerCore {
+    pub config_id: String,
+    pub service_id: String,
+    pub live: LiveSchema,
+    pub on_discard: Option<Callback<DiscardedRecord>>,
+    pub on_failed: Option<Callback<FailedRecord>>,
+    /// Configs and triggered limits (`None` for an in-memory Tracker).
+    pub store: Option<crate::config::ConfigStore>,
+}
+
+impl fmt::Debug for Tracker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tracker")
+            .field("config_id", &self.inner.core.config_id)
+            .field("service_id", &self.inner.core.service_id)
+            .field("closed", &self.inner.closed.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tracker {
+    /// A Tracker with settings from the environment (see [`TrackerBuilder`]). Blocks the
+    /// calling thread while it loads the config; from async code use [`Tracker::create_async`].
+    pub fn new(
+        config_id: impl Into<String>,
+        service_id: impl Into<String>,
+    ) -> Result<Tracker, Error> {
+        Self::builder(config_id, service_id).build()
+    }
+
+    /// [`Tracker::new`] without blocking the executor.
+    pub async fn create_async(
+        config_id: impl Into<String>,
+        service_id: impl Into<String>,
+    ) -> Result<Tracker, Error> {
+        Self::builder(config_id, service_id).build_async().await
+    }
+
+    /// A builder for every setting.
+    pub fn builder(config_id: impl Into<String>, service_id: impl Into<String>) -> TrackerBuilder {
+        TrackerBuilder::new(config_id.into(), service_id.into())
+    }
+
+    /// The config this Tracker records usage for.
+    pub fn config_id(&self) -> &str {
+        &self.inner.core.config_id
+    }
+
+    /// The service this Tracker records usage for.
+    pub fn service_id(&self) -> &str {
+        &self.inner.core.service_id
+    }
+
+    /// The live schema usage is validated against.
+    pub fn schema(&self) -> Arc<aicm_schema::Schema> {
+        self.inner.core.live.get()
+    }
+
+    /// Validates `usage` and queues it for delivery; returns its response id at once.
+    ///
+    /// Every error of the record is found here, never later: an `Err` means nothing was queued.
+    /// Under `OnFull::Block` a full queue blocks the calling thread (use
+    /// [`Tracker::track_async`] in async code).
+    pub fn track(&self, usage: impl IntoUsage) -> Result<ResponseId, TrackError> {
+        self.track_with(usage, TrackOptions::new())
+    }
+
+    /// [`Tracker::track`] with a customer key, context or backfill overrides.
+    pub fn track_with(
+        &self,
+        usage: impl IntoUsage,
+        options: TrackOptions,
+    ) -> Result<ResponseId, TrackError> {
+        let record = self.prepare(usage, options)?;
+        let id = record.response_id.clone();
+        self.enqueue(record)?;
+        Ok(id)
+    }
+
+    /// [`Tracker::track_with`] for async code: a full queue under `OnFull::Block` is awaited,
+    /// never blocking the executor.
+    pub async fn track_async(
+        &self,
+        usage: impl IntoUsage,
+        options: TrackOptions,
+    ) -> Result<ResponseId, TrackError> {
+        let record = self.prepare(usage, options)?;
+        let id = record.response_id.clone();
+        self.enqueue_async(record).await?;
+        Ok(id)
+    }
+
+    /// Sends one record now, bypassing the queue, and returns the server's answer: for
+    /// short-lived hosts (serverless functions, CLI tools) that may exit before a batch goes
+    /// out. Retries like the queue does; a refusal is [`TrackError::Delivery`].
+    pub async fn deliver_now(
+        &self,
+        usage: impl IntoUsage,
+        options: TrackOptions,
+    ) -> Result<Receipt, TrackError> {
+        let record = self.prepare(usage, options)?;
+        let sender = self.inner.worker.sender.clone();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.inner.worker.runtime.spawn(async move {
+            let _ = tx.send(sender.deliver_one(record).await);
+        });
+        match rx.await {
+            Ok(Ok(receipt)) => Ok(receipt),
+            Ok(Err(failure)) => Err(TrackError::Delivery {
+                status: failure.status,
+                message: failure.message,
+            }),
+            Err(_) => Err(TrackError::Closed),
+        }
+    }
+
+    /// Tracks many records in one call; each gets its own result, in order.
+    pub fn track_many<U: IntoUsage>(
+        &self,
+        usages: impl IntoIterator<Item = U>,
+    ) -> Vec<Result<ResponseId, TrackError>> {
+        usages.into_iter().map(|u| self.track(u)).collect()
+    }
+
+    /// Waits until every record accepted before the call is delivered or failed. `Err` says how
+    /// many are still pending. Blocks the calling thread.
+    pub fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
+        if self.inner.worker.is_current_thread() {
+            return self.inner.worker.queue.flush(Duration::ZERO);
+        }
+        self.inner.worker.queue.flush(timeout)
+    }
+
+    /// [`Tracker::flush`] without blocking the executor.
+    pub async fn flush_async(&self, timeout: Duration) -> Result<(), FlushError> {
+        self.inner.worker.queue.flush_async(timeout).await
+    }
+
+    /// Delivers everything queued (bounded by the close timeout, 30 s by default) and closes
+    /// this Tracker and all its clones; `track` then returns [`TrackError::Closed`]. The worker
+    /// stops once no Tracker uses it. Closing twice is fine. Blocks the calling thread.
+    pub fn close(&self) -> Result<(), Error> {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let worker = &self.inner.worker;
+        let timeout = if worker.is_current_thread() {
+            Duration::ZERO
+        } else {
+            self.inner.close_timeout
+        };
+        let flushed = worker.queue.flush(timeout);
+        self.flush_ini_blocking();
+        if registry::release(worker) && flushed.is_ok() {
+            worker.wait_stopped(Duration::from_secs(5));
+        }
+        flushed.map_err(Error::Flush)
+    }
+
+    /// [`Tracker::close`] without blocking the executor.
+    pub async fn close_async(&self) -> Result<(), Error> {
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let worker = &self.inner.worker;
+        let flushed = worker.queue.flush_async(self.inner.close_timeout).await;
+        if let Some(store) = self.inner.core.store.clone() {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            worker.runtime.spawn(async move {
+                store.flush_ini().await;
+                let _ = tx.send(());
+            });
+            let _ = rx.await;
+        }
+        if registry::release(worker) && flushed.is_ok() {
+            worker.wait_stopped_async(Duration::from_secs(5)).await;
+        }
+        flushed.map_err(Error::Flush)
+    }
+
+    /// The triggered limits currently active for this Tracker's account (refreshed from every
+    /// delivery answer), optionally only those naming `customer_key`.
+    pub fn triggered_limits(&self, customer_key: Option<&str>) -> Vec<crate::TriggeredLimit> {
+        match &self.inner.core.store {
+            Some(store) => store.triggered_limits(customer_key),
+            None => Vec::new(),
+        }
+    }
+
+    /// Refetches configs and triggered limits from the API; a changed schema applies to the
+    /// next `track`. Blocks the calling thread; from async code use [`Tracker::refresh_async`].
+    pub fn refresh(&self) -> Result<(), Error> {
+        if self.inner.worker.is_current_thread() {
+            return Err(Error::Worker(
+                "refresh cannot block inside a delivery callback; use refresh_async".to_owned(),
+            ));
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let tracker = self.clone();
+        self.inner.worker.runtime.spawn(async move {
+            let _ = tx.send(tracker.refresh_here().await);
+        });
+        rx.recv()
+            .unwrap_or_else(|_| Err(Error::Worker("the delivery worker stopped".to_owned())))
+    }
+
+    /// [`Tracker::refresh`] without blocking the executor.
+    pub async fn refresh_async(&self) -> Result<(), Error> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let tracker = self.clone();
+        self.inner.worker.runtime.spawn(async move {
+            let _ = tx.send(tracker.refresh_here().await);
+        });
+        rx.await
+            .unwrap_or_else(|_| Err(Error::Worker("the delivery worker stopped".to_owned())))
+    }
+
+    /// Runs on the worker's runtime, where the HTTP client lives.
+    async fn refresh_here(&self) -> Result<(), Error> {
+        let core = &self.inner.core;
+        let Some(store) = &core.store else {
+            return Ok(());
+        };
+        store.refresh().await?;
+        let loaded = store.config(&core.config_id)?;
+        if *core.live.get() != loaded.schema {
+            core.live.replace(loaded.schema);
+        }
+        Ok(())
+    }
+
+    /// Whether this Tracker (or a clone) was closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
+    }
+
+    /// A consistent snapshot of this Tracker's delivery worker.
+    pub fn health(&self) -> DeliveryHealth {
+        self.inner.worker.queue.health()
+    }
+
+    /// Lets the last triggered limits reach `AICM.INI` before the worker stops.
+    fn flush_ini_blocking(&self) {
+        let Some(store) = self.inner.core.store.clone() else {
+            return;
+        };
+        if self.inner.worker.is_current_thread() {
+            return;
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.inner.worker.runtime.spawn(async move {
+            store.flush_ini().await;
+            let _ = tx.send(());
+        });
+        let _ = rx.recv_timeout(Duration::from_secs(10));
+    }
+
+    fn prepare(
+        &self,
+        usage: impl IntoUsage,
+        options: TrackOptions,
+    ) -> Result<QueuedRecord, TrackError> {
+        if self.inner.closed.load(Ordering::Relaxed) {
+            return Err(TrackError::Closed);
+        }
+        let core = &self.inner.core;
+        let ctx = TrackContext {
+            config_id: &core.config_id,
+            live: &core.live,
+        };
+        let PreparedUsage(payload) = usage.into_prepared(&ctx)?;
+        if let Some(context) = &options.context
+            && !context.is_object()
+        {
+            return Err(TrackError::InvalidOption {
+                option: "context",
+                message: format!(
+                    "must be a JSON object, got {}",
+                    crate::usage::json_kind(context)
+                ),
+            });
+        }
+        let response_id = match options.response_id {
+            None => ResponseId::generate(),
+            Some(id) => {
+                if id.is_empty() || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(TrackError::InvalidOption {
+                        option: "response_id",
+                        message: "must be 1 to 128 printable ASCII characters".to_owned(),
+                    });
+                }
+                ResponseId::given(id)
+            }
+        };
+        Ok(QueuedRecord {
+            seq: 0,
+            tracker: core.clone(),
+            response_id,
+            timestamp: options.timestamp.unwrap_or_else(SystemTime::now),
+            usage: payload,
+            customer_key: options.client_customer_key,
+            context: options.context,
+        })
+    }
+
+    fn block_deadline(&self) -> Option<Instant> {
+        self.inner.block_timeout.map(|t| Instant::now() + t)
+    }
+
+    fn enqueue(&self, mut record: QueuedRecord) -> Result<(), TrackError> {
+        let queue = &self.inner.worker.queue;
+        // Waiting on the worker's own thread (inside a callback) would never end.
+        let policy = match self.inner.on_full {
+            OnFull::Block if self.inner.worker.is_current_thread() => OnFull::Raise,
+            other => other,
+        };
+        let deadline = self.block_deadline();
+        loop {
+            match queue.try_push(record, policy) {
+                Ok(pushed) => {
+                    self.report_displaced(pushed);
+                    return Ok(());
+                }
+                Err(Refused::Full(back)) if policy == OnFull::Block => {
+                    match queue.wait_for_room(deadline) {
+                        BlockOutcome::Room => record = back,
+                        BlockOutcome::TimedOut => {
+                            return Err(TrackError::QueueFull {
+                                capacity: queue.capacity(),
+                            });
+                        }
+                        BlockOutcome::Closed => return Err(TrackError::Closed),
+                    }
+                }
+                Err(refused) => return Err(refused.into_error(queue.capacity())),
+            }
+        }
+    }
+
+    async fn enqueue_async(&self, mut record: QueuedRecord) -> Result<(), TrackError> {
+        let queue = &self.inner.worker.queue;
+        let policy = self.inner.on_full;
+        let deadline = self.block_deadline();
+        loop {
+            match queue.try_push(record, policy) {
+                Ok(pushed) => {
+                    self.report_displaced(pushed);
+                    return Ok(());
+                }
+                Err(Refused::Full(back)) if policy == OnFull::Block => {
+                    match queue.wait_for_room_async(deadline).await {
+                        BlockOutcome::Room => record = back,
+                        BlockOutcome::TimedOut => {
+                            return Err(TrackError::QueueFull {
+                                capacity: queue.capacity(),
+                            });
+                        }
+                        BlockOutcome::Closed => return Err(TrackError::Closed),
+                    }
+                }
+                Err(refused) => return Err(refused.into_error(queue.capacity())),
+            }
+        }
+    }
+
+    /// A record dropped to make room: warned about once, handed to its own Tracker's
+    /// `on_discard`.
+    fn report_displaced(&self, pushed: Pushed) {
+        let Pushed::Displaced(old) = pushed else {
+            return;
+        };
+        let worker = &self.inner.worker;
+        if !worker.discard_warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                capacity = worker.queue.capacity(),
+                "delivery queue full: dropping the oldest records to make room (counted in \
+                 total_discarded; this warning is shown once)"
+            );
+        }
+        if let Some(callback) = &old.tracker.on_discard {
+            callback(&DiscardedRecord {
+                record: old.to_usage_record(),
+                reason: format!(
+                    "queue full ({} records) under OnFull::Backpressure",
+                    worker.queue.capacity()
+                ),
+            });
+        }
+    }
+}
+
+impl Drop for TrackerInner {
+    /// Never waits: the worker delivers what is queued in the background and stops once no
+    /// Tracker uses it. Records still queued when the process exits are lost, so call
+    /// [`Tracker::close`] before exiting.
+    fn drop(&mut self) {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            registry::release(&self.worker);
+        }
+    }
+}
+
+#[cfg(test)]
+impl TrackerCore {
+    pub(crate) fn for_tests(config_id: &str) -> Arc<TrackerCore> {
+        Arc::new(TrackerCore {
+            config_id: config_id.to_owned(),
+            service_id: "svc".to_owned(),
+            live: LiveSchema::new(aicm_schema::Schema::empty()),
+            on_discard: None,
+            on_failed: None,
+            store: None,
+        })
+    }
+}

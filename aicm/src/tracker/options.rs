@@ -1,0 +1,59 @@
+//! Per-record options of `track_with` / `track_async`.
+
+use std::time::SystemTime;
+
+use serde_json::Value;
+
+/// Options for one tracked record: who it is for, extra context, and overrides for backfills.
+///
+/// ```
+/// use aicm::TrackOptions;
+/// let options = TrackOptions::new()
+///     .client_customer_key("acme")
+///     .context(serde_json::json!({"request": "r-1"}));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrackOptions {
+    pub(crate) client_customer_key: Option<String>,
+    pub(crate) context: Option<Value>,
+    pub(crate) response_id: Option<String>,
+    pub(crate) timestamp: Option<SystemTime>,
+}
+
+impl TrackOptions {
+    /// No options: a fresh response id and the current time.
+    pub const fn new() -> Self {
+        TrackOptions {
+            client_customer_key: None,
+            context: None,
+            response_id: None,
+            timestamp: None,
+        }
+    }
+
+    /// The customer of yours the usage is for (sent as `client_customer_key`).
+    pub fn client_customer_key(mut self, key: impl Into<String>) -> Self {
+        self.client_customer_key = Some(key.into());
+        self
+    }
+
+    /// Free-form context stored with the record; must be a JSON object.
+    pub fn context(mut self, context: Value) -> Self {
+        self.context = Some(context);
+        self
+    }
+
+    /// Use this id instead of a random one, so that re-running a backfill does not double
+    /// count: the server deduplicates on it. Must be 1 to 128 printable ASCII characters.
+    pub fn response_id(mut self, id: impl Into<String>) -> Self {
+        self.response_id = Some(id.into());
+        self
+    }
+
+    /// Record the usage at this time instead of now (accepts `SystemTime` and
+    /// `time::OffsetDateTime`).
+    pub fn timestamp(mut self, at: impl Into<SystemTime>) -> Self {
+        self.timestamp = Some(at.into());
+        self
+    }
+}

@@ -1,0 +1,224 @@
+//! The Tracker's caller-side behaviour, through the recording (in-memory) transport: validation,
+//! options, lifecycle and runtimes. Delivery over HTTP is tested in the `aicm-tests` package.
+
+use std::time::{Duration, SystemTime};
+
+use aicm::testing::recording_tracker;
+use aicm::{TrackError, TrackOptions};
+use serde_json::json;
+
+const SCHEMA: &str = r#"{"input_tokens": "int", "output_tokens": "int", "model": "str",
+    "cached": "bool", "latency_ms": "Optional[float]"}"#;
+
+fn valid() -> serde_json::Value {
+    json!({"input_tokens": 10, "output_tokens": 20, "model": "m", "cached": false})
+}
+
+#[test]
+fn a_valid_record_is_recorded_with_every_field_of_the_contract() {
+    let (tracker, recording) = recording_tracker("chat", "svc", SCHEMA).unwrap();
+    let id = tracker
+        .track_with(
+            valid(),
+            TrackOptions::new()
+                .client_customer_key("acme")
+                .context(json!({"request": 7})),
+        )
+        .unwrap();
+    let records = recording.records();
+    assert_eq!(records.len(), 1);
+    let r = &records[0];
+    assert_eq!(r.response_id, id);
+    assert_eq!(id.to_string().len(), 32);
+    assert_eq!(
+        (r.config_id.as_str(), r.service_id.as_str()),
+        ("chat", "svc")
+    );
+    assert_eq!(r.usage, valid());
+    assert_eq!(r.client_customer_key.as_deref(), Some("acme"));
+    assert_eq!(r.context, Some(json!({"request": 7})));
+    assert!(r.timestamp_rfc3339().ends_with("+00:00"));
+}
+
+#[test]
+fn invalid_usage_fills_all_three_lists_and_queues_nothing() {
+    let (tracker, recording) = recording_tracker("chat", "svc", SCHEMA).unwrap();
+    let err = tracker
+        .track(json!({"input_tokens": "ten", "model": "m", "cached": true, "colour": "red"}))
+        .unwrap_err();
+    let v = err.validation().expect("a validation error");
+    assert_eq!(v.missing_fields, vec!["output_tokens"]);
+    assert_eq!(v.extra_fields, vec!["colour"]);
+    assert_eq!(
+        v.errors.get("input_tokens").map(String::as_str),
+        Some("expected int, got str")
+    );
+    assert_eq!(
+        err.to_string(),
+        "invalid usage: Missing fields: output_tokens; Type errors: input_tokens: expected int, \
+         got str; Unexpected fields: colour"
+    );
+    assert!(recording.records().is_empty());
+    assert_eq!(tracker.health().total_accepted, 0);
+}
+
+#[test]
+fn usage_that_is_not_an_object_is_a_typed_error() {
+    let (tracker, _recording) = recording_tracker("chat", "svc", "{}").unwrap();
+    for value in [json!(1), json!("x"), json!([1]), json!(null)] {
+        assert!(matches!(
+            tracker.track(value),
+            Err(TrackError::NotAnObject { .. })
+        ));
+    }
+}
+
+#[test]
+fn an_empty_schema_accepts_anything() {
+    let (tracker, recording) = recording_tracker("free", "svc", "{}").unwrap();
+    tracker
+        .track(json!({"whatever": [1, {"x": null}]}))
+        .unwrap();
+    assert_eq!(recording.records().len(), 1);
+}
+
+#[test]
+fn backfill_overrides_keep_the_given_id_and_time() {
+    let (tracker, recording) = recording_tracker("chat", "svc", SCHEMA).unwrap();
+    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_754_600_000);
+    let id = tracker
+        .track_with(
+            valid(),
+            TrackOptions::new()
+                .response_id("batch-2025-08-07-row-1")
+                .timestamp(at),
+        )
+        .unwrap();
+    assert_eq!(id, "batch-2025-08-07-row-1");
+    let r = &recording.records()[0];
+    assert_eq!(r.timestamp, at);
+    assert_eq!(r.timestamp_rfc3339(), "2025-08-07T20:53:20.000000+00:00");
+}
+
+#[test]
+fn bad_options_are_refused() {
+    let (tracker, _recording) = recording_tracker("chat", "svc", SCHEMA).unwrap();
+    let err = tracker
+        .track_with(valid(), TrackOptions::new().context(json!([1])))
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        TrackError::InvalidOption {
+            option: "context",
+            ..
+        }
+    ));
+    let err = tracker
+        .track_with(valid(), TrackOptions::new().response_id(""))
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        TrackError::InvalidOption {
+            option: "response_id",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn close_closes_every_clone_and_track_after_close_is_closed() {
+    let (tracker, recording) = recording_tracker("chat", "svc", SCHEMA).unwrap();
+    let clone = tracker.clone();
+    for _ in 0..100 {
+        tracker.track(valid()).unwrap();
+    }
+    clone.close().unwrap();
+    assert!(tracker.is_closed());
+    assert!(matches!(tracker.track(valid()), Err(TrackError::Closed)));
+    assert_eq!(
+        recording.records().len(),
+        100,
+        "close delivered everything queued"
+    );
+    tracker.close().unwrap();
+}
+
+#[test]
+fn track_many_gives_one_result_per_item() {
+    let (tracker, recording) = recording_tracker("chat", "svc", SCHEMA).unwrap();
+    let results = tracker.track_many([valid(), json!({"model": 1}), valid()]);
+    assert_eq!(results.len(), 3);
+    assert!(results[0].is_ok() && results[1].is_err() && results[2].is_ok());
+    assert_eq!(recording.records().len(), 2);
+}
+
+#[test]
+fn health_balances_and_counts_records() {
+    let (tracker, recording) = recording_tracker("chat", "svc", SCHEMA).unwrap();
+    for _ in 0..250 {
+        tracker.track(valid()).unwrap();
+        assert!(tracker.health().is_balanced());
+    }
+    assert_eq!(recording.records().len(), 250);
+    let h = tracker.health();
+    assert!(h.is_balanced(), "{h:?}");
+    assert_eq!(
+        (h.total_accepted, h.total_sent, h.queue_size, h.in_flight),
+        (250, 250, 0, 0)
+    );
+    assert!(h.worker_alive);
+    assert!(aicm::global_delivery_health().is_some());
+}
+
+#[test]
+fn works_without_any_runtime() {
+    let (tracker, recording) = recording_tracker("chat", "svc", SCHEMA).unwrap();
+    for _ in 0..1000 {
+        tracker.track(valid()).unwrap();
+    }
+    tracker.flush(Duration::from_secs(10)).unwrap();
+    assert_eq!(recording.records().len(), 1000);
+    tracker.close().unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn works_inside_a_current_thread_runtime() {
+    let (tracker, recording) = recording_tracker("chat", "svc", SCHEMA).unwrap();
+    for _ in 0..500 {
+        tracker
+            .track_async(valid(), TrackOptions::new())
+            .await
+            .unwrap();
+        tracker.track(valid()).unwrap();
+    }
+    tracker.flush_async(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(recording.records_async().await.len(), 1000);
+    let receipt = tracker
+        .deliver_now(valid(), TrackOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(receipt.status, 200);
+    tracker.close_async().await.unwrap();
+    assert_eq!(recording.records_async().await.len(), 1001);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_inside_a_multi_thread_runtime() {
+    let (tracker, recording) = recording_tracker("chat", "svc", SCHEMA).unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let t = tracker.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..250 {
+                t.track_async(valid(), TrackOptions::new()).await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    // The blocking forms work here too (they block this worker thread for a moment).
+    tracker.flush(Duration::from_secs(10)).unwrap();
+    assert_eq!(recording.records_async().await.len(), 1000);
+    tracker.close().unwrap();
+}
