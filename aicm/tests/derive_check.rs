@@ -111,7 +111,7 @@ fn value_fields_are_validated_against_their_schema_types() {
             ),
             (
                 "extra".to_owned(),
-                "expected Dict[str, int], got list".to_owned()
+                "expected Optional[Dict[str, int]], got list".to_owned()
             ),
             (
                 "steps[1].b".to_owned(),
