@@ -2,6 +2,8 @@
 //! and the three runtime situations (none, current-thread, multi-thread), with and without
 //! `close`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::time::Duration;

@@ -364,35 +364,6 @@ fn on_full_from(value: Option<String>) -> Result<OnFull, Error> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn on_full_comes_from_the_environment_value_or_defaults_to_backpressure() {
-        assert_eq!(on_full_from(None).unwrap(), OnFull::Backpressure);
-        assert_eq!(
-            on_full_from(Some("  ".into())).unwrap(),
-            OnFull::Backpressure
-        );
-        assert_eq!(on_full_from(Some("block".into())).unwrap(), OnFull::Block);
-        assert_eq!(on_full_from(Some(" RAISE ".into())).unwrap(), OnFull::Raise);
-        let err = on_full_from(Some("drop".into())).unwrap_err().to_string();
-        assert_eq!(
-            err,
-            "invalid setting AICM_DELIVERY_ON_FULL: `drop` is not one of block, raise, \
-             backpressure"
-        );
-    }
-
-    #[test]
-    fn on_full_round_trips_through_display() {
-        for p in [OnFull::Block, OnFull::Raise, OnFull::Backpressure] {
-            assert_eq!(p.to_string().parse::<OnFull>().unwrap(), p);
-        }
-    }
-}
-
 /// Everything but the loaded config.
 struct Prepared {
     config_id: String,
@@ -439,5 +410,34 @@ impl Prepared {
                 close_timeout: self.options.close_timeout,
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn on_full_comes_from_the_environment_value_or_defaults_to_backpressure() {
+        assert_eq!(on_full_from(None).unwrap(), OnFull::Backpressure);
+        assert_eq!(
+            on_full_from(Some("  ".into())).unwrap(),
+            OnFull::Backpressure
+        );
+        assert_eq!(on_full_from(Some("block".into())).unwrap(), OnFull::Block);
+        assert_eq!(on_full_from(Some(" RAISE ".into())).unwrap(), OnFull::Raise);
+        let err = on_full_from(Some("drop".into())).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "invalid setting AICM_DELIVERY_ON_FULL: `drop` is not one of block, raise, \
+             backpressure"
+        );
+    }
+
+    #[test]
+    fn on_full_round_trips_through_display() {
+        for p in [OnFull::Block, OnFull::Raise, OnFull::Backpressure] {
+            assert_eq!(p.to_string().parse::<OnFull>().unwrap(), p);
+        }
     }
 }
