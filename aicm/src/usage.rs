@@ -104,7 +104,7 @@ impl IntoUsage for Value {
         match self {
             Value::Object(map) => map.into_prepared(ctx),
             other => Err(TrackError::NotAnObject {
-                found: json_kind(&other),
+                found: crate::validate::json_kind(&other),
             }),
         }
     }
@@ -126,16 +126,5 @@ impl IntoUsage for &Map<String, Value> {
 impl<T: Usage + ?Sized> IntoUsage for &T {
     fn into_prepared(self, ctx: &TrackContext<'_>) -> Result<PreparedUsage, TrackError> {
         crate::__private::prepare_borrowed(self, ctx)
-    }
-}
-
-pub(crate) fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "str",
-        Value::Array(_) => "list",
-        Value::Object(_) => "dict",
     }
 }
