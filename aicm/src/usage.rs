@@ -12,7 +12,8 @@ use crate::tracker::TrackContext;
 pub trait Usage: serde::Serialize {
     /// The Rust type's name, for error messages.
     const TYPE_NAME: &'static str;
-    /// The schema the type was checked against, as canonical JSON
+    /// The schema of the fields the type sends (in schema order: optional schema fields the
+    /// struct leaves out are not in it), as canonical JSON
     /// (`{"tokens":"int","note":"Optional[str]"}`).
     const SCHEMA: &'static str;
     /// [`aicm_schema::Schema::fingerprint`] of [`Usage::SCHEMA`]: the key under which a tracker
