@@ -1,11 +1,12 @@
 //! The caller's cost of `track`: what a request handler pays per record. The queue is larger
-//! than the calls per sample, so this measures accepting a record, not waiting for delivery;
-//! the worker drains into the local API (count-only) on the other core meanwhile.
+//! than the calls per sample, so this measures accepting a record, not waiting for delivery.
+//! While a sample is timed the local API holds the worker's request (stall), so the worker and
+//! server use no CPU; between samples the queue is drained (untimed).
 //!
 //! `cargo bench -p aicm-tests --bench track`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aicm::{OnFull, TrackOptions, Tracker};
 use aicm_tests::{LocalApi, LocalApiThread};
@@ -26,6 +27,24 @@ fn setup() -> (LocalApiThread, Tracker) {
         .build()
         .unwrap();
     (api, tracker)
+}
+
+/// Times `iters` calls of `one` with the delivery side idle, then drains the queue untimed.
+fn timed(
+    api: &LocalApiThread,
+    tracker: &Tracker,
+    iters: u64,
+    mut one: impl FnMut(u64),
+) -> Duration {
+    api.set_stall(true);
+    let start = Instant::now();
+    for i in 0..iters {
+        one(i);
+    }
+    let elapsed = start.elapsed();
+    api.set_stall(false);
+    tracker.flush(Duration::from_secs(600)).unwrap();
+    elapsed
 }
 
 fn dynamic(c: &mut Criterion) {
@@ -91,50 +110,50 @@ struct ChatUsageRef<'a> {
 }
 
 fn typed(c: &mut Criterion) {
-    let (_api, tracker) = setup();
+    let (api, tracker) = setup();
     let mut group = c.benchmark_group("track");
     group.measurement_time(Duration::from_secs(3));
     let context = json!({"request": "r-1"});
     group.bench_function("typed_owned_5_fields_with_customer_and_context", |b| {
-        let mut i = 0i64;
-        b.iter(|| {
-            i += 1;
-            tracker
-                .track_with(
-                    ChatUsage {
-                        input_tokens: i,
-                        output_tokens: 42,
-                        model: String::from("gpt-4o-mini"),
-                        cached: false,
-                        latency_ms: Some(12.5),
-                    },
-                    TrackOptions::new()
-                        .client_customer_key("acme")
-                        .context(context.clone()),
-                )
-                .unwrap()
+        b.iter_custom(|iters| {
+            timed(&api, &tracker, iters, |i| {
+                tracker
+                    .track_with(
+                        ChatUsage {
+                            input_tokens: i as i64,
+                            output_tokens: 42,
+                            model: String::from("gpt-4o-mini"),
+                            cached: false,
+                            latency_ms: Some(12.5),
+                        },
+                        TrackOptions::new()
+                            .client_customer_key("acme")
+                            .context(context.clone()),
+                    )
+                    .unwrap();
+            })
         })
     });
     let model = String::from("gpt-4o-mini");
     group.bench_function("typed_borrowed_5_fields_with_customer_and_context", |b| {
-        let mut i = 0i64;
-        b.iter(|| {
-            i += 1;
-            let usage = ChatUsageRef {
-                input_tokens: i,
-                output_tokens: 42,
-                model: &model,
-                cached: false,
-                latency_ms: Some(12.5),
-            };
-            tracker
-                .track_with(
-                    &usage,
-                    TrackOptions::new()
-                        .client_customer_key("acme")
-                        .context(context.clone()),
-                )
-                .unwrap()
+        b.iter_custom(|iters| {
+            timed(&api, &tracker, iters, |i| {
+                let usage = ChatUsageRef {
+                    input_tokens: i as i64,
+                    output_tokens: 42,
+                    model: &model,
+                    cached: false,
+                    latency_ms: Some(12.5),
+                };
+                tracker
+                    .track_with(
+                        &usage,
+                        TrackOptions::new()
+                            .client_customer_key("acme")
+                            .context(context.clone()),
+                    )
+                    .unwrap();
+            })
         })
     });
     group.finish();

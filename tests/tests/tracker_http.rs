@@ -2,6 +2,8 @@
 //! and the three runtime situations (none, current-thread, multi-thread), with and without
 //! `close`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::time::Duration;
@@ -195,10 +197,7 @@ async fn current_thread_runtime_sync_forms_do_not_deadlock() {
 #[tokio::test(flavor = "current_thread")]
 async fn current_thread_runtime_drop_without_close() {
     let api = server();
-    let tracker = Tracker::builder("chat-completions", "svc")
-        .api_key(api.api_key())
-        .api_base(api.api_base())
-        .ini_path(support::temp_ini())
+    let tracker = builder(&api, "chat-completions")
         .build_async()
         .await
         .unwrap();
@@ -214,10 +213,7 @@ async fn current_thread_runtime_drop_without_close() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multi_thread_runtime_create_track_flush_close() {
     let api = server();
-    let tracker = Tracker::builder("chat-completions", "svc")
-        .api_key(api.api_key())
-        .api_base(api.api_base())
-        .ini_path(support::temp_ini())
+    let tracker = builder(&api, "chat-completions")
         .build_async()
         .await
         .unwrap();
@@ -244,10 +240,7 @@ async fn multi_thread_runtime_create_track_flush_close() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multi_thread_runtime_drop_without_close() {
     let api = server();
-    let tracker = Tracker::builder("chat-completions", "svc")
-        .api_key(api.api_key())
-        .api_base(api.api_base())
-        .ini_path(support::temp_ini())
+    let tracker = builder(&api, "chat-completions")
         .build_async()
         .await
         .unwrap();
@@ -411,4 +404,46 @@ fn global_health_sums_workers_and_survives_close() {
     assert!(global.total_accepted >= 7, "{global:?}");
     // Each worker's snapshot balances, so their sum does too.
     assert!(global.is_balanced(), "{global:?}");
+}
+
+// --- immediate delivery -------------------------------------------------------------------
+
+#[tokio::test(flavor = "current_thread")]
+async fn deliver_now_returns_the_servers_event_id_or_its_refusal() {
+    let api = server();
+    let tracker = builder(&api, "free-form").build_async().await.unwrap();
+    let receipt = tracker
+        .deliver_now(
+            json!({"units": 1}),
+            TrackOptions::new().client_customer_key("acme"),
+        )
+        .await
+        .unwrap();
+    let stored = api.records();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        receipt.event_id.as_deref(),
+        Some(stored[0].event_id.as_str())
+    );
+    assert_eq!(stored[0].response_id, receipt.response_id.to_string());
+
+    api.set_poison_key(Some("bad"));
+    let err = tracker
+        .deliver_now(json!({"bad": 1}), TrackOptions::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TrackError::Delivery {
+                status: Some(422),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let h = tracker.health();
+    assert_eq!((h.total_accepted, h.total_sent, h.total_failed), (2, 1, 1));
+    assert!(h.is_balanced());
+    tracker.close_async().await.unwrap();
 }

@@ -351,8 +351,12 @@ fn unique_id() -> u64 {
 
 /// `AICM_DELIVERY_ON_FULL`, or the default; an invalid value names the valid ones.
 fn on_full_from_env() -> Result<OnFull, Error> {
-    match std::env::var("AICM_DELIVERY_ON_FULL") {
-        Ok(v) if !v.trim().is_empty() => v.parse().map_err(|_| Error::InvalidSetting {
+    on_full_from(std::env::var("AICM_DELIVERY_ON_FULL").ok())
+}
+
+fn on_full_from(value: Option<String>) -> Result<OnFull, Error> {
+    match value {
+        Some(v) if !v.trim().is_empty() => v.parse().map_err(|_| Error::InvalidSetting {
             name: "AICM_DELIVERY_ON_FULL",
             message: format!("`{v}` is not one of {}", OnFull::VARIANTS.join(", ")),
         }),
@@ -406,5 +410,34 @@ impl Prepared {
                 close_timeout: self.options.close_timeout,
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn on_full_comes_from_the_environment_value_or_defaults_to_backpressure() {
+        assert_eq!(on_full_from(None).unwrap(), OnFull::Backpressure);
+        assert_eq!(
+            on_full_from(Some("  ".into())).unwrap(),
+            OnFull::Backpressure
+        );
+        assert_eq!(on_full_from(Some("block".into())).unwrap(), OnFull::Block);
+        assert_eq!(on_full_from(Some(" RAISE ".into())).unwrap(), OnFull::Raise);
+        let err = on_full_from(Some("drop".into())).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "invalid setting AICM_DELIVERY_ON_FULL: `drop` is not one of block, raise, \
+             backpressure"
+        );
+    }
+
+    #[test]
+    fn on_full_round_trips_through_display() {
+        for p in [OnFull::Block, OnFull::Raise, OnFull::Backpressure] {
+            assert_eq!(p.to_string().parse::<OnFull>().unwrap(), p);
+        }
     }
 }
