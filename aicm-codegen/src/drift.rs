@@ -263,3 +263,62 @@ fn describe(change: &Change) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{RenderOptions, render_module};
+
+    fn config(id: &str, schema: &str) -> ConfigSchema {
+        ConfigSchema::new(id, Schema::from_json_str(schema).unwrap())
+    }
+
+    fn report(old: &[ConfigSchema], new: &[ConfigSchema]) -> DriftReport {
+        let existing = render_module(old, &RenderOptions::default()).unwrap();
+        let generated = render_module(new, &RenderOptions::default()).unwrap();
+        compare(Path::new("usage.rs"), Some(&existing), &generated, new)
+    }
+
+    #[test]
+    fn the_same_schemas_are_clean() {
+        let configs = [config("a", r#"{"x": "int"}"#)];
+        assert!(report(&configs, &configs).is_clean());
+    }
+
+    #[test]
+    fn reordered_fields_are_named_as_such() {
+        let r = report(
+            &[config("a", r#"{"x": "int", "y": "str"}"#)],
+            &[config("a", r#"{"y": "str", "x": "int"}"#)],
+        );
+        assert_eq!(
+            r.changes,
+            vec![Change::FieldsReordered {
+                config_id: "a".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn a_respelled_but_equal_type_is_not_a_change() {
+        // `int | None` and `Optional[int]` are one type, so the bytes are the same too.
+        let r = report(
+            &[config("a", r#"{"x": "int | None"}"#)],
+            &[config("a", r#"{"x": "Optional[int]"}"#)],
+        );
+        assert!(r.is_clean(), "{r}");
+    }
+
+    #[test]
+    fn an_unparsable_file_shows_every_config_as_new() {
+        let new = [config("a", r#"{"x": "int"}"#)];
+        let generated = render_module(&new, &RenderOptions::default()).unwrap();
+        let r = compare(Path::new("usage.rs"), Some("fn {"), &generated, &new);
+        assert_eq!(
+            r.changes,
+            vec![Change::ConfigAdded {
+                config_id: "a".into()
+            }]
+        );
+    }
+}

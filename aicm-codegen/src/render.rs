@@ -129,6 +129,18 @@ fn struct_names(
     configs: &[ConfigSchema],
     options: &RenderOptions,
 ) -> Result<Vec<String>, CodegenError> {
+    // A name for a config that is not generated is most likely a typo: say so.
+    if let Some((config_id, name)) = options
+        .names
+        .iter()
+        .find(|(id, _)| !configs.iter().any(|c| &c.config_id == *id))
+    {
+        return Err(CodegenError::InvalidName {
+            config_id: config_id.clone(),
+            name: name.clone(),
+            reason: "no config with this id is being generated".to_owned(),
+        });
+    }
     let mut names = Vec::with_capacity(configs.len());
     let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for config in configs {

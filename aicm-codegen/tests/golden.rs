@@ -239,3 +239,15 @@ fn a_name_that_is_not_an_identifier_is_refused() {
         );
     }
 }
+
+#[test]
+fn a_name_for_a_config_that_is_not_generated_is_refused() {
+    let configs = vec![ConfigSchema::new("chat", aicm_schema::Schema::empty())];
+    let mut options = RenderOptions::default();
+    options.names.insert("chta".into(), "Chat".into());
+    let err = render_module(&configs, &options).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`--name chta=Chat`: no config with this id is being generated"
+    );
+}

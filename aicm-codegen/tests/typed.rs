@@ -192,3 +192,46 @@ fn the_schemars_flag_derives_json_schema() {
     let required = schema.get("required").unwrap();
     assert!(!required.as_array().unwrap().contains(&"latency_ms".into()));
 }
+
+/// A hand-written struct on the snapshot `--schema-dir` wrote: the derive reads it.
+#[derive(serde::Serialize, aicm::Usage)]
+#[usage(
+    schema_file = "tests/fixtures/snapshots/chat-completions.json",
+    config_id = "chat-completions"
+)]
+struct ChatFromSnapshot<'a> {
+    input_tokens: u32,
+    output_tokens: u32,
+    model: &'a str,
+    cached: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latency_ms: Option<f64>,
+}
+
+#[test]
+fn a_schema_dir_snapshot_is_usable_as_schema_file_and_is_up_to_date() {
+    assert_eq!(
+        <ChatFromSnapshot<'_> as Usage>::SCHEMA,
+        <configs::ChatCompletionsUsage as Usage>::SCHEMA
+    );
+    assert_eq!(
+        <ChatFromSnapshot<'_> as Usage>::FINGERPRINT,
+        <configs::ChatCompletionsUsage as Usage>::FINGERPRINT
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("usage.rs");
+    let options =
+        aicm_codegen::GenerateOptions::from_file(support::golden_dir().join("configs.json"))
+            .config_id("chat-completions")
+            .out(&module)
+            .schema_dir(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/snapshots"),
+            );
+    std::fs::write(
+        &module,
+        aicm_codegen::render_module(&load("configs")[1..2], &Default::default()).unwrap(),
+    )
+    .unwrap();
+    let report = aicm_codegen::check(&options).unwrap();
+    assert!(report.is_clean(), "{report}");
+}
