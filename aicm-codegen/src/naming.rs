@@ -15,19 +15,35 @@ const RAW_KEYWORDS: &[&str] = &[
 /// Keywords that cannot be raw identifiers, so a field named after one gets a trailing `_`.
 const NOT_RAW: &[&str] = &["self", "Self", "super", "crate", "_"];
 
-/// A struct field's Rust name for one schema key.
+/// A struct field's Rust name for one schema key (plain data, so it can cross threads).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FieldName {
-    /// The identifier, raw (`r#type`) for keywords that allow it.
-    pub(crate) ident: Ident,
+    /// The identifier without any `r#`.
+    pub(crate) unraw: String,
+    /// Whether it is written as a raw identifier (`r#type`).
+    pub(crate) raw: bool,
     /// Whether serde needs `#[serde(rename = "<key>")]` to write the key.
     pub(crate) needs_rename: bool,
 }
 
 impl FieldName {
     /// The identifier as written in source, `r#` included.
+    #[cfg(test)]
     pub(crate) fn text(&self) -> String {
-        self.ident.to_string()
+        if self.raw {
+            format!("r#{}", self.unraw)
+        } else {
+            self.unraw.clone()
+        }
+    }
+
+    /// The identifier token.
+    pub(crate) fn ident(&self) -> Ident {
+        if self.raw {
+            Ident::new_raw(&self.unraw, Span::call_site())
+        } else {
+            Ident::new(&self.unraw, Span::call_site())
+        }
     }
 }
 
@@ -58,11 +74,15 @@ pub(crate) fn field_name(key: &str, index: usize) -> FieldName {
         parse_ident(&base)
             .unwrap_or_else(|| Ident::new(&format!("field_{index}"), Span::call_site()))
     };
-    let unraw = ident.to_string();
-    let unraw = unraw.strip_prefix("r#").unwrap_or(&unraw);
+    let text = ident.to_string();
+    let (unraw, raw) = match text.strip_prefix("r#") {
+        Some(rest) => (rest.to_owned(), true),
+        None => (text, false),
+    };
     FieldName {
         needs_rename: unraw != key,
-        ident,
+        unraw,
+        raw,
     }
 }
 

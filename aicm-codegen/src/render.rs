@@ -36,43 +36,46 @@ pub fn render_module(
 ) -> Result<String, CodegenError> {
     let names = struct_names(configs, options)?;
     let mut taken: BTreeSet<String> = names.iter().cloned().collect();
-    // Naming is sequential (enum names must be unique across the module); the tokens go on
-    // as text because a TokenStream cannot cross threads.
-    let mut texts = Vec::with_capacity(configs.len());
-    for (config, name) in configs.iter().zip(&names) {
-        texts.push(config_items(config, name, options, &mut taken)?.to_string());
+    // Naming is sequential (enum names must be unique across the module) and cheap; building
+    // tokens, parsing and printing them is the bulk of the work and runs per config.
+    let mut plans = Vec::with_capacity(configs.len());
+    for (config, name) in configs.iter().zip(names.iter()) {
+        plans.push(plan_config(config, name, &mut taken)?);
     }
     let mut out = header(configs, &names);
-    for chunk in format_all(&texts)? {
+    for chunk in format_all(&plans, options)? {
         out.push_str(&chunk);
     }
     Ok(out)
 }
 
-/// Parses and pretty-prints each config's items, spread over the available cores (the bulk
-/// of the work for large modules); the result keeps the input order.
-fn format_all(texts: &[String]) -> Result<Vec<String>, CodegenError> {
+/// Renders each config's items, spread over the available cores; the result keeps the input
+/// order, so the output does not depend on the number of threads.
+fn format_all(
+    plans: &[ConfigPlan<'_>],
+    options: &RenderOptions,
+) -> Result<Vec<String>, CodegenError> {
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
-        .min(texts.len())
+        .min(plans.len())
         .max(1);
     if threads == 1 {
-        return texts.iter().map(|t| format_items(t)).collect();
+        return plans.iter().map(|p| format_items(p, options)).collect();
     }
-    let per_thread = texts.len().div_ceil(threads);
+    let per_thread = plans.len().div_ceil(threads);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = texts
+        let handles: Vec<_> = plans
             .chunks(per_thread)
             .map(|chunk| {
                 scope.spawn(move || {
                     chunk
                         .iter()
-                        .map(|t| format_items(t))
+                        .map(|p| format_items(p, options))
                         .collect::<Result<Vec<String>, CodegenError>>()
                 })
             })
             .collect();
-        let mut out = Vec::with_capacity(texts.len());
+        let mut out = Vec::with_capacity(plans.len());
         for handle in handles {
             match handle.join() {
                 Ok(chunk) => out.extend(chunk?),
@@ -84,8 +87,8 @@ fn format_all(texts: &[String]) -> Result<Vec<String>, CodegenError> {
 }
 
 /// One config's items, formatted by prettyplease with a blank line before each.
-fn format_items(text: &str) -> Result<String, CodegenError> {
-    let file = syn::parse_file(text)
+fn format_items(plan: &ConfigPlan<'_>, options: &RenderOptions) -> Result<String, CodegenError> {
+    let file: syn::File = syn::parse2(config_items(plan, options))
         .map_err(|e| internal(format!("generated tokens do not parse: {e}")))?;
     let mut out = String::new();
     for item in file.items {
@@ -105,6 +108,58 @@ fn internal(message: String) -> CodegenError {
         path: "generated module".into(),
         message: format!("internal error: {message}"),
     }
+}
+
+/// What one config becomes, decided before any tokens are built.
+struct ConfigPlan<'a> {
+    config: &'a ConfigSchema,
+    name: &'a str,
+    fields: Vec<FieldPlan<'a>>,
+    enums: Vec<UnionEnum>,
+}
+
+struct FieldPlan<'a> {
+    field: &'a aicm_schema::SchemaField,
+    name: crate::naming::FieldName,
+    rust: crate::types::RustType,
+}
+
+/// Names every field and enum of a config, refusing keys that would share a field.
+fn plan_config<'a>(
+    config: &'a ConfigSchema,
+    name: &'a str,
+    taken: &mut BTreeSet<String>,
+) -> Result<ConfigPlan<'a>, CodegenError> {
+    let mut mapper = TypeMapper::new(taken);
+    let mut fields = Vec::with_capacity(config.schema.len());
+    let mut by_ident: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (index, field) in config.schema.fields().iter().enumerate() {
+        let fname = field_name(&field.name, index);
+        by_ident
+            .entry(fname.unraw.clone())
+            .or_default()
+            .push(field.name.clone());
+        let hint = format!("{name}{}", crate::naming::pascal_case_word(&fname.unraw));
+        let rust = mapper.rust_type(&field.ty, &hint);
+        fields.push(FieldPlan {
+            field,
+            name: fname,
+            rust,
+        });
+    }
+    if let Some((ident, keys)) = by_ident.into_iter().find(|(_, keys)| keys.len() > 1) {
+        return Err(CodegenError::FieldCollision {
+            config_id: config.config_id.clone(),
+            ident,
+            fields: keys,
+        });
+    }
+    Ok(ConfigPlan {
+        config,
+        name,
+        fields,
+        enums: std::mem::take(&mut mapper.enums),
+    })
 }
 
 fn header(configs: &[ConfigSchema], names: &[String]) -> String {
@@ -170,33 +225,19 @@ fn struct_names(
 }
 
 /// The struct for one config followed by the enums of its unions.
-fn config_items(
-    config: &ConfigSchema,
-    name: &str,
-    options: &RenderOptions,
-    taken: &mut BTreeSet<String>,
-) -> Result<TokenStream, CodegenError> {
-    let struct_ident = Ident::new(name, Span::call_site());
-    let mut mapper = TypeMapper::new(taken);
-    let mut fields = Vec::new();
-    let mut by_ident: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (index, field) in config.schema.fields().iter().enumerate() {
-        let fname = field_name(&field.name, index);
-        let unraw = fname.text().trim_start_matches("r#").to_owned();
-        by_ident
-            .entry(unraw.clone())
-            .or_default()
-            .push(field.name.clone());
-        let hint = format!("{name}{}", crate::naming::pascal_case_word(&unraw));
-        let rust = mapper.rust_type(&field.ty, &hint);
-        let ident = &fname.ident;
-        let doc = format!(" `{}`", field.ty);
-        let key = &field.name;
+fn config_items(plan: &ConfigPlan<'_>, options: &RenderOptions) -> TokenStream {
+    let config = plan.config;
+    let struct_ident = Ident::new(plan.name, Span::call_site());
+    let fields = plan.fields.iter().map(|f| {
+        let ident = f.name.ident();
+        let rust = &f.rust;
+        let doc = format!(" `{}`", f.field.ty);
+        let key = &f.field.name;
         let mut serde_args = Vec::new();
-        if fname.needs_rename {
+        if f.name.needs_rename {
             serde_args.push(quote!(rename = #key));
         }
-        if field.ty.is_optional() {
+        if f.field.ty.is_optional() {
             serde_args.push(quote!(default, skip_serializing_if = "Option::is_none"));
         }
         let serde_attr = if serde_args.is_empty() {
@@ -204,20 +245,12 @@ fn config_items(
         } else {
             quote!(#[serde(#(#serde_args),*)])
         };
-        fields.push(quote! {
+        quote! {
             #[doc = #doc]
             #serde_attr
             pub #ident: #rust,
-        });
-    }
-    if let Some((ident, keys)) = by_ident.into_iter().find(|(_, keys)| keys.len() > 1) {
-        return Err(CodegenError::FieldCollision {
-            config_id: config.config_id.clone(),
-            ident,
-            fields: keys,
-        });
-    }
-    let enums = std::mem::take(&mut mapper.enums);
+        }
+    });
     let schemars = if options.schemars {
         quote!(, ::schemars::JsonSchema)
     } else {
@@ -226,7 +259,8 @@ fn config_items(
     let id = &config.config_id;
     let schema_json = config.schema.canonical_json();
     let doc_lines = struct_doc(config);
-    let struct_item = quote! {
+    let enum_items = plan.enums.iter().map(|e| enum_item(e, &schemars));
+    quote! {
         #(#[doc = #doc_lines])*
         #[derive(Debug, Clone, PartialEq)]
         #[derive(::serde::Serialize, ::serde::Deserialize, ::aicm::Usage #schemars)]
@@ -234,12 +268,8 @@ fn config_items(
         pub struct #struct_ident {
             #(#fields)*
         }
-    };
-    let enum_items = enums.iter().map(|e| enum_item(e, &schemars));
-    Ok(quote! {
-        #struct_item
         #(#enum_items)*
-    })
+    }
 }
 
 fn struct_doc(config: &ConfigSchema) -> Vec<String> {
@@ -265,10 +295,10 @@ fn struct_doc(config: &ConfigSchema) -> Vec<String> {
 }
 
 fn enum_item(e: &UnionEnum, schemars: &TokenStream) -> TokenStream {
-    let name = &e.name;
+    let name = Ident::new(&e.name, Span::call_site());
     let doc = format!(" One of the members of `{}`.", e.ty);
     let variants = e.variants.iter().map(|v| {
-        let vname = &v.name;
+        let vname = Ident::new(&v.name, Span::call_site());
         let rust = &v.rust;
         let vdoc = format!(" `{}`", v.member);
         quote! {
@@ -310,7 +340,7 @@ fn union_check(e: &UnionEnum) -> TokenStream {
         return quote!();
     }
     let arms = e.variants.iter().map(|v| {
-        let vname = &v.name;
+        let vname = Ident::new(&v.name, Span::call_site());
         let index = proc_macro2::Literal::usize_unsuffixed(
             members.iter().position(|m| *m == v.member).unwrap_or(0),
         );

@@ -12,10 +12,49 @@ pub(crate) fn conform_path() -> TokenStream {
     quote!(::aicm::conform)
 }
 
+/// A Rust type of the mapping, as plain data (so that rendering can move to other threads).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RustType {
+    I64,
+    F64,
+    String,
+    Bool,
+    /// `::serde_json::Value`
+    Value,
+    /// `::serde_json::Map<String, ::serde_json::Value>`
+    JsonMap,
+    Vec(Box<RustType>),
+    BTreeMap(Box<RustType>, Box<RustType>),
+    Option(Box<RustType>),
+    /// A generated enum.
+    Named(String),
+}
+
+impl quote::ToTokens for RustType {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let value = quote!(::serde_json::Value);
+        tokens.extend(match self {
+            RustType::I64 => quote!(i64),
+            RustType::F64 => quote!(f64),
+            RustType::String => quote!(String),
+            RustType::Bool => quote!(bool),
+            RustType::Value => value,
+            RustType::JsonMap => quote!(::serde_json::Map<String, #value>),
+            RustType::Vec(t) => quote!(Vec<#t>),
+            RustType::BTreeMap(k, v) => quote!(::std::collections::BTreeMap<#k, #v>),
+            RustType::Option(t) => quote!(Option<#t>),
+            RustType::Named(name) => {
+                let ident = Ident::new(name, Span::call_site());
+                quote!(#ident)
+            }
+        });
+    }
+}
+
 /// A generated enum for one `Union[...]`.
 #[derive(Debug, Clone)]
 pub(crate) struct UnionEnum {
-    pub(crate) name: Ident,
+    pub(crate) name: String,
     /// The union itself, for its conformance impl and doc comment.
     pub(crate) ty: TypeExpr,
     /// Variants in the order serde tries them when deserialising.
@@ -24,9 +63,9 @@ pub(crate) struct UnionEnum {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Variant {
-    pub(crate) name: Ident,
+    pub(crate) name: String,
     pub(crate) member: TypeExpr,
-    pub(crate) rust: TokenStream,
+    pub(crate) rust: RustType,
 }
 
 /// Maps types for one module, keeping type names unique across it.
@@ -47,44 +86,31 @@ impl<'a> TypeMapper<'a> {
 
     /// The Rust type for `ty`; a union becomes an enum named `hint` (or `hint2`, ... when that
     /// name is taken).
-    pub(crate) fn rust_type(&mut self, ty: &TypeExpr, hint: &str) -> TokenStream {
-        let value = quote!(::serde_json::Value);
+    pub(crate) fn rust_type(&mut self, ty: &TypeExpr, hint: &str) -> RustType {
         match ty {
-            TypeExpr::Any => value,
-            TypeExpr::Int => quote!(i64),
-            TypeExpr::Float => quote!(f64),
-            TypeExpr::Str => quote!(String),
-            TypeExpr::Bool => quote!(bool),
-            TypeExpr::AnyList | TypeExpr::Tuple => quote!(Vec<#value>),
+            TypeExpr::Any => RustType::Value,
+            TypeExpr::Int => RustType::I64,
+            TypeExpr::Float => RustType::F64,
+            TypeExpr::Str => RustType::String,
+            TypeExpr::Bool => RustType::Bool,
+            TypeExpr::AnyList | TypeExpr::Tuple => RustType::Vec(Box::new(RustType::Value)),
             // No Rust set holds arbitrary JSON (a `Value` is not `Ord` or `Hash`): the
             // TypeValidator checks uniqueness when the record is tracked.
-            TypeExpr::Set => value,
-            TypeExpr::AnyDict => quote!(::serde_json::Map<String, #value>),
-            TypeExpr::List(elem) => {
-                let elem = self.rust_type(elem, hint);
-                quote!(Vec<#elem>)
-            }
+            TypeExpr::Set => RustType::Value,
+            TypeExpr::AnyDict => RustType::JsonMap,
+            TypeExpr::List(elem) => RustType::Vec(Box::new(self.rust_type(elem, hint))),
             TypeExpr::Dict(key, val) => match map_key(key) {
-                Some(key) => {
-                    let val = self.rust_type(val, hint);
-                    quote!(::std::collections::BTreeMap<#key, #val>)
-                }
+                Some(key) => RustType::BTreeMap(Box::new(key), Box::new(self.rust_type(val, hint))),
                 // Keys no Rust map key type can stand for (float, containers): the whole dict
                 // is a `Value`, which the TypeValidator checks when the record is tracked.
-                None => value,
+                None => RustType::Value,
             },
-            TypeExpr::Optional(inner) => {
-                let inner = self.rust_type(inner, hint);
-                quote!(Option<#inner>)
-            }
-            TypeExpr::Union(members) => {
-                let name = self.union_enum(ty, members, hint);
-                quote!(#name)
-            }
+            TypeExpr::Optional(inner) => RustType::Option(Box::new(self.rust_type(inner, hint))),
+            TypeExpr::Union(members) => RustType::Named(self.union_enum(ty, members, hint)),
         }
     }
 
-    fn union_enum(&mut self, ty: &TypeExpr, members: &[TypeExpr], hint: &str) -> Ident {
+    fn union_enum(&mut self, ty: &TypeExpr, members: &[TypeExpr], hint: &str) -> String {
         let name = self.claim(hint);
         // Reserve the slot now so that enums of nested unions come after their parent.
         let slot = self.enums.len();
@@ -106,7 +132,7 @@ impl<'a> TypeMapper<'a> {
                 }
                 let rust = self.rust_type(member, &format!("{name}{variant}"));
                 Variant {
-                    name: Ident::new(&variant, Span::call_site()),
+                    name: variant,
                     member: member.clone(),
                     rust,
                 }
@@ -119,7 +145,7 @@ impl<'a> TypeMapper<'a> {
         name
     }
 
-    fn claim(&mut self, hint: &str) -> Ident {
+    fn claim(&mut self, hint: &str) -> String {
         let mut name = hint.to_owned();
         let mut n = 2;
         while self.taken.contains(&name) {
@@ -127,17 +153,17 @@ impl<'a> TypeMapper<'a> {
             n += 1;
         }
         self.taken.insert(name.clone());
-        Ident::new(&name, Span::call_site())
+        name
     }
 }
 
 /// The Rust key type for a `Dict` key type, when serde_json can write and read it as an
 /// object key and the map can hold it.
-fn map_key(key: &TypeExpr) -> Option<TokenStream> {
+fn map_key(key: &TypeExpr) -> Option<RustType> {
     match key {
-        TypeExpr::Str | TypeExpr::Any => Some(quote!(String)),
-        TypeExpr::Int => Some(quote!(i64)),
-        TypeExpr::Bool => Some(quote!(bool)),
+        TypeExpr::Str | TypeExpr::Any => Some(RustType::String),
+        TypeExpr::Int => Some(RustType::I64),
+        TypeExpr::Bool => Some(RustType::Bool),
         _ => None,
     }
 }
@@ -231,7 +257,8 @@ mod tests {
         let mut taken = BTreeSet::new();
         let mut mapper = TypeMapper::new(&mut taken);
         let ty: TypeExpr = ty.parse().unwrap();
-        let rust = mapper.rust_type(&ty, "Hint").to_string().replace(' ', "");
+        let rust = mapper.rust_type(&ty, "Hint");
+        let rust = quote!(#rust).to_string().replace(' ', "");
         let enums = mapper
             .enums
             .iter()
@@ -239,7 +266,10 @@ mod tests {
                 let vs: Vec<String> = e
                     .variants
                     .iter()
-                    .map(|v| format!("{}({})", v.name, v.rust.to_string().replace(' ', "")))
+                    .map(|v| {
+                        let rust = &v.rust;
+                        format!("{}({})", v.name, quote!(#rust).to_string().replace(' ', ""))
+                    })
                     .collect();
                 format!("{}={}", e.name, vs.join(","))
             })
@@ -290,7 +320,7 @@ mod tests {
         let mut taken = BTreeSet::from(["Hint".to_owned()]);
         let mut mapper = TypeMapper::new(&mut taken);
         let ty: TypeExpr = "Union[int, str]".parse().unwrap();
-        let rust = mapper.rust_type(&ty, "Hint").to_string();
-        assert_eq!(rust, "Hint2");
+        let rust = mapper.rust_type(&ty, "Hint");
+        assert_eq!(rust, RustType::Named("Hint2".into()));
     }
 }
