@@ -1,8 +1,12 @@
 //! Shared set-up for the examples: the real AICostManager service when `AICM_API_KEY` is set,
 //! otherwise the local API started in-process on the sample configs, so every example runs
-//! without an account.
+//! without an account. The app and job logic of the larger examples lives here too, so their
+//! integration tests run exactly what the examples run.
 
-use aicm::TrackerBuilder;
+pub mod batch;
+pub mod web;
+
+use aicm::{Tracker, TrackerBuilder};
 use aicm_tests::{ConfigsFile, LocalApi, LocalApiThread};
 
 /// Where the examples send usage.
@@ -42,11 +46,33 @@ impl Backend {
         }
     }
 
+    /// The tracker an async service creates once at startup: `Tracker::create_async` (settings
+    /// from the environment) for the real service, the same through [`Backend::tracker`] for
+    /// the local API.
+    pub async fn create_async(
+        &self,
+        config_id: &str,
+        service_id: &str,
+    ) -> Result<Tracker, aicm::Error> {
+        match self {
+            Backend::Service => Tracker::create_async(config_id, service_id).await,
+            Backend::Local(_) => self.tracker(config_id, service_id).build_async().await,
+        }
+    }
+
     /// Records the local API has stored (`None` for the real service).
     pub fn stored_records(&self) -> Option<u64> {
         match self {
             Backend::Service => None,
             Backend::Local(api) => Some(api.stats().records_stored),
+        }
+    }
+
+    /// The local API's counters (`None` for the real service).
+    pub fn local_stats(&self) -> Option<aicm_tests::Stats> {
+        match self {
+            Backend::Service => None,
+            Backend::Local(api) => Some(api.stats()),
         }
     }
 
