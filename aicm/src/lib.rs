@@ -91,7 +91,7 @@
 //! | `derive` | yes | `#[derive(Usage)]` (re-exported from `aicm-derive`) |
 //! | `rustls` | yes | TLS through rustls |
 //! | `native-tls` | no | TLS through the platform library |
-//! | `testing` | no | [`testing`](crate::testing): a recording Tracker for your unit tests |
+//! | `testing` | no | `aicm::testing`: a recording Tracker for your unit tests |
 #![deny(missing_docs)]
 
 #[doc(hidden)]

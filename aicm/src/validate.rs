@@ -223,7 +223,7 @@ impl Fail {
             Value::Number(n) if matches!(ty.strip_optional(), TypeExpr::Int) => {
                 format!("number {n}")
             }
-            other => kind(other).to_owned(),
+            other => json_kind(other).to_owned(),
         };
         Fail {
             wrong_kind: true,
@@ -275,7 +275,7 @@ fn is_plain_key(key: &str) -> bool {
 }
 
 /// The name of a JSON value's kind in the words of the type language.
-fn kind(value: &Value) -> &'static str {
+pub(crate) fn json_kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "bool",

@@ -197,10 +197,7 @@ async fn current_thread_runtime_sync_forms_do_not_deadlock() {
 #[tokio::test(flavor = "current_thread")]
 async fn current_thread_runtime_drop_without_close() {
     let api = server();
-    let tracker = Tracker::builder("chat-completions", "svc")
-        .api_key(api.api_key())
-        .api_base(api.api_base())
-        .ini_path(support::temp_ini())
+    let tracker = builder(&api, "chat-completions")
         .build_async()
         .await
         .unwrap();
@@ -216,10 +213,7 @@ async fn current_thread_runtime_drop_without_close() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multi_thread_runtime_create_track_flush_close() {
     let api = server();
-    let tracker = Tracker::builder("chat-completions", "svc")
-        .api_key(api.api_key())
-        .api_base(api.api_base())
-        .ini_path(support::temp_ini())
+    let tracker = builder(&api, "chat-completions")
         .build_async()
         .await
         .unwrap();
@@ -246,10 +240,7 @@ async fn multi_thread_runtime_create_track_flush_close() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multi_thread_runtime_drop_without_close() {
     let api = server();
-    let tracker = Tracker::builder("chat-completions", "svc")
-        .api_key(api.api_key())
-        .api_base(api.api_base())
-        .ini_path(support::temp_ini())
+    let tracker = builder(&api, "chat-completions")
         .build_async()
         .await
         .unwrap();

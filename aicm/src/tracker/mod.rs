@@ -339,7 +339,7 @@ impl Tracker {
                 option: "context",
                 message: format!(
                     "must be a JSON object, got {}",
-                    crate::usage::json_kind(context)
+                    crate::validate::json_kind(context)
                 ),
             });
         }
