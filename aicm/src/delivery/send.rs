@@ -339,8 +339,6 @@ impl Sender {
             Some(s) => format!("HTTP {s}: {message}"),
             None => message.to_owned(),
         };
-        self.queue
-            .settle(flight, 0, records.len(), Some(error.clone()));
         let cause = match status {
             Some(s) => format!("status {s}"),
             None => error.clone(),
@@ -364,6 +362,8 @@ impl Sender {
                 callback(&failed);
             }
         }
+        // Settle after the callbacks, so `flush`/`close` return only once they have run.
+        self.queue.settle(flight, 0, records.len(), Some(error));
     }
 }
 
