@@ -5,6 +5,8 @@
 pub mod __private;
 mod delivery;
 mod error;
+#[cfg(feature = "spool")]
+pub mod spool;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tracker;
