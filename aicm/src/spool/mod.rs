@@ -71,6 +71,7 @@
 //!
 //! Dropping a `Spool` finishes the jobs already submitted and joins the writer thread.
 
+mod checkpoint;
 mod clock;
 mod error;
 mod limits;
@@ -144,7 +145,23 @@ impl Spool {
             block_timeout: options.block_timeout,
             path: path.clone(),
         };
-        let writer = Writer::start(write_conn, limits, clock.clone(), path.clone())?;
+        let checkpointer = checkpoint::Checkpointer::start(
+            schema::open_connection(&path, &options, Role::Checkpointer)?,
+            path.clone(),
+        )
+        .map_err(|e| SpoolError::Storage {
+            path: (*path).clone(),
+            operation: "open",
+            message: format!("could not spawn the checkpoint thread: {e}"),
+            busy: false,
+        })?;
+        let writer = Writer::start(
+            write_conn,
+            limits,
+            clock.clone(),
+            path.clone(),
+            checkpointer,
+        )?;
         tracing::debug!(path = %path.display(), durability = %options.durability, "spool opened");
         Ok(Spool {
             path,
@@ -358,8 +375,10 @@ impl Spool {
     pub fn stats(&self) -> Result<SpoolStats, SpoolError> {
         let err = |e: rusqlite::Error| SpoolError::storage(&self.path, "stats", &e);
         let conn = self.reader.lock();
-        let (meta, oldest) =
-            read_tx(&conn, |c| Ok((store::meta(c)?, store::oldest_live(c)?))).map_err(err)?;
+        let (meta, oldest, last_id) = read_tx(&conn, |c| {
+            Ok((store::meta(c)?, store::oldest_live(c)?, store::last_id(c)?))
+        })
+        .map_err(err)?;
         drop(conn);
         let now = self.clock.now_ms();
         let wal = wal_path(&self.path);
@@ -376,6 +395,7 @@ impl Spool {
             failed_bytes: meta.failed_bytes,
             oldest_created_at: oldest.map(from_ms),
             oldest_age: oldest.map(|t| Duration::from_millis(u64::try_from(now - t).unwrap_or(0))),
+            appended_total: u64::try_from(last_id).unwrap_or(0),
             file_bytes,
             max_rows: self.options.max_rows,
             max_bytes: self.options.max_bytes,

@@ -91,6 +91,9 @@ pub struct SpoolStats {
     pub oldest_created_at: Option<SystemTime>,
     /// How long ago that was (zero if the clock went backwards).
     pub oldest_age: Option<Duration>,
+    /// Rows ever appended to this file (the highest row id assigned): its change over time is
+    /// the append rate.
+    pub appended_total: u64,
     /// Size on disk of the database and its write-ahead log.
     pub file_bytes: u64,
     /// The row limit this handle enforces.

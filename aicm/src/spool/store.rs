@@ -54,7 +54,8 @@ pub(crate) fn live(conn: &Connection) -> rusqlite::Result<Live> {
     })
 }
 
-/// Inserts a queued row. `None`: a row with this response id exists already.
+/// Inserts a queued row. `None`: a row with this response id exists already. The caller adds
+/// the row to `spool_meta` (see [`add_inserted`]).
 pub(crate) fn insert(
     conn: &Connection,
     response_id: &str,
@@ -62,14 +63,27 @@ pub(crate) fn insert(
     config_id: &str,
     now: i64,
 ) -> rusqlite::Result<Option<i64>> {
+    let changed = conn
+        .prepare_cached(
+            "INSERT INTO spool (response_id, body, config_id, created_at, next_attempt_at)
+             VALUES (?1, ?2, ?3, ?4, ?4)
+             ON CONFLICT (response_id) DO NOTHING",
+        )?
+        .execute(params![response_id, body, config_id, now])?;
+    Ok((changed == 1).then(|| conn.last_insert_rowid()))
+}
+
+/// Counts rows inserted by this transaction into `spool_meta`: once per group instead of a
+/// trigger per row.
+pub(crate) fn add_inserted(conn: &Connection, rows: u64, bytes: u64) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "INSERT INTO spool (response_id, body, config_id, created_at, next_attempt_at)
-         VALUES (?1, ?2, ?3, ?4, ?4)
-         ON CONFLICT (response_id) DO NOTHING
-         RETURNING id",
+        "UPDATE spool_meta SET queued = queued + ?1, live_bytes = live_bytes + ?2 WHERE k = 1",
     )?
-    .query_row(params![response_id, body, config_id, now], |r| r.get(0))
-    .optional()
+    .execute(params![
+        i64::try_from(rows).unwrap_or(i64::MAX),
+        i64::try_from(bytes).unwrap_or(i64::MAX)
+    ])?;
+    Ok(())
 }
 
 pub(crate) fn find(conn: &Connection, response_id: &str) -> rusqlite::Result<Option<i64>> {
@@ -250,6 +264,12 @@ pub(crate) fn oldest_live(conn: &Connection) -> rusqlite::Result<Option<i64>> {
     conn.prepare_cached("SELECT created_at FROM spool WHERE state != 'failed' ORDER BY id LIMIT 1")?
         .query_row([], |r| r.get(0))
         .optional()
+}
+
+/// The highest row id ever assigned (AUTOINCREMENT keeps it in `sqlite_sequence`).
+pub(crate) fn last_id(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'spool'")?
+        .query_row([], |r| r.get(0))
 }
 
 /// Failed rows, oldest first, starting after row id `after`.

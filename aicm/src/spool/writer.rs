@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 use rusqlite::Connection;
 
+use super::checkpoint::{COMMITS_PER_CHECKPOINT, Checkpointer};
 use super::clock::Clock;
 use super::error::SpoolError;
 use super::limits::{Limits, Room};
@@ -85,6 +86,7 @@ struct Shared {
 pub(crate) struct Writer {
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    checkpointer: Arc<Checkpointer>,
 }
 
 impl Writer {
@@ -93,7 +95,10 @@ impl Writer {
         limits: Limits,
         clock: Clock,
         path: Arc<std::path::PathBuf>,
+        checkpointer: Checkpointer,
     ) -> Result<Writer, SpoolError> {
+        let checkpointer = Arc::new(checkpointer);
+        let thread_checkpointer = checkpointer.clone();
         let shared = Arc::new(Shared {
             inbox: Mutex::new(Inbox {
                 jobs: Vec::with_capacity(64),
@@ -121,6 +126,8 @@ impl Writer {
                     clock: &clock,
                     path: &thread_path,
                     blocked: VecDeque::new(),
+                    checkpointer: &thread_checkpointer,
+                    since_checkpoint: 0,
                 };
                 group.run();
                 drop(guard);
@@ -134,6 +141,7 @@ impl Writer {
         Ok(Writer {
             shared,
             thread: Mutex::new(Some(thread)),
+            checkpointer,
         })
     }
 
@@ -170,6 +178,7 @@ impl Writer {
         {
             tracing::error!("the aicm spool writer thread panicked");
         }
+        self.checkpointer.close();
     }
 
     #[cfg(test)]
@@ -181,6 +190,11 @@ impl Writer {
     #[cfg(test)]
     pub fn pending(&self) -> usize {
         self.shared.inbox.lock().jobs.len()
+    }
+
+    #[cfg(test)]
+    pub fn checkpoints(&self) -> (u64, u64) {
+        self.checkpointer.done()
     }
 
     #[cfg(test)]
@@ -218,6 +232,8 @@ struct Group<'a> {
     path: &'a Path,
     /// `OnFull::Block` appends waiting for room, oldest first.
     blocked: VecDeque<AppendJob>,
+    checkpointer: &'a Checkpointer,
+    since_checkpoint: u64,
 }
 
 /// What happened to one append inside the transaction.
@@ -328,6 +344,7 @@ impl Group<'_> {
         let mut waiting = VecDeque::new();
         let mut unprocessed = Vec::new();
         let mut live = None;
+        let mut inserted = (0u64, 0u64);
         if aborted.is_none() && !pending.is_empty() {
             match store::live(self.conn) {
                 Ok(l) => live = Some(l),
@@ -344,14 +361,27 @@ impl Group<'_> {
                 waiting.push_back(job);
                 continue;
             }
+            let size = job.body.len() as u64;
             match self.store_one(job, live, now) {
-                Outcome::Stored(reply, appended) => stored.push((reply, appended)),
+                Outcome::Stored(reply, appended) => {
+                    if !appended.duplicate {
+                        inserted.0 += 1;
+                        inserted.1 += size;
+                    }
+                    stored.push((reply, appended));
+                }
                 Outcome::Wait(job) => waiting.push_back(job),
                 Outcome::Refused(reply, e) => reply.send(Err(e)),
             }
             if self.conn.is_autocommit() {
                 aborted = Some(rolled_back(self.path, "append"));
             }
+        }
+        if aborted.is_none()
+            && inserted.0 > 0
+            && let Err(e) = store::add_inserted(self.conn, inserted.0, inserted.1)
+        {
+            aborted = Some(SpoolError::storage(self.path, "append", &e));
         }
         let result = match aborted {
             Some(e) => {
@@ -368,6 +398,12 @@ impl Group<'_> {
         match result {
             Ok(()) => {
                 self.shared.commits.fetch_add(1, Ordering::Relaxed);
+                self.since_checkpoint += 1;
+                if self.since_checkpoint >= COMMITS_PER_CHECKPOINT {
+                    self.since_checkpoint = 0;
+                    self.checkpointer.request();
+                }
+
                 self.shared
                     .appends
                     .fetch_add(stored.len() as u64, Ordering::Relaxed);
@@ -376,6 +412,11 @@ impl Group<'_> {
                 }
                 for (reply, appended) in stored {
                     reply.send(Ok(appended));
+                }
+                if self.checkpointer.inline_due() {
+                    // After the replies, before the next group, whose transaction then
+                    // restarts the log.
+                    self.checkpointer.run_inline(self.conn, self.path);
                 }
             }
             Err(e) => {
