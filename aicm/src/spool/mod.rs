@@ -199,14 +199,14 @@ impl Spool {
         response_id: &str,
         config_id: &str,
     ) -> Result<Appended, SpoolError> {
-        let (reply, slot) = reply::for_thread(self.path.clone());
+        let (reply, slot) = reply::for_thread(self.path.clone(), self.writer.hub());
         self.writer.submit(Job::Append(self.append_job(
             body,
             response_id,
             config_id,
             reply,
         )));
-        slot.wait()
+        slot.wait(self.writer.hub())
     }
 
     /// [`Spool::append`] for async callers: submits now, and the future awaits the commit
@@ -375,8 +375,8 @@ impl Spool {
     pub fn stats(&self) -> Result<SpoolStats, SpoolError> {
         let err = |e: rusqlite::Error| SpoolError::storage(&self.path, "stats", &e);
         let conn = self.reader.lock();
-        let (meta, oldest, last_id) = read_tx(&conn, |c| {
-            Ok((store::meta(c)?, store::oldest_live(c)?, store::last_id(c)?))
+        let (meta, oldest, appended) = read_tx(&conn, |c| {
+            Ok((store::meta(c)?, store::oldest_live(c)?, store::appended(c)?))
         })
         .map_err(err)?;
         drop(conn);
@@ -395,7 +395,7 @@ impl Spool {
             failed_bytes: meta.failed_bytes,
             oldest_created_at: oldest.map(from_ms),
             oldest_age: oldest.map(|t| Duration::from_millis(u64::try_from(now - t).unwrap_or(0))),
-            appended_total: u64::try_from(last_id).unwrap_or(0),
+            appended_total: u64::try_from(appended).unwrap_or(0),
             file_bytes,
             max_rows: self.options.max_rows,
             max_bytes: self.options.max_bytes,
@@ -426,9 +426,9 @@ impl Spool {
     }
 
     fn run<T: Send + 'static>(&self, op: Op<T>) -> Result<T, SpoolError> {
-        let (reply, slot) = reply::for_thread(self.path.clone());
+        let (reply, slot) = reply::for_thread(self.path.clone(), self.writer.hub());
         self.writer.submit(Job::Op(op.into_job(reply)));
-        slot.wait()
+        slot.wait(self.writer.hub())
     }
 
     fn run_async<T: Send + 'static>(

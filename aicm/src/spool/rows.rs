@@ -7,7 +7,8 @@ use std::time::{Duration, SystemTime};
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Appended {
-    /// The row's id (never reused within one spool file).
+    /// The row's id. Not reused while the row exists (an id may come back once the row and
+    /// every newer one are gone).
     pub id: i64,
     /// A row with the same `response_id` was already in the spool (queued, claimed or failed):
     /// nothing new was stored and `id` is that row's. Rows already delivered (acknowledged)
@@ -91,8 +92,7 @@ pub struct SpoolStats {
     pub oldest_created_at: Option<SystemTime>,
     /// How long ago that was (zero if the clock went backwards).
     pub oldest_age: Option<Duration>,
-    /// Rows ever appended to this file (the highest row id assigned): its change over time is
-    /// the append rate.
+    /// Rows ever appended to this file: its change over time is the append rate.
     pub appended_total: u64,
     /// Size on disk of the database and its write-ahead log.
     pub file_bytes: u64,
@@ -126,4 +126,6 @@ pub struct WriterStats {
     pub commits: u64,
     /// Appends stored (duplicates included) by those commits.
     pub appends: u64,
+    /// Time the writer spent running groups (the rest it waited for work).
+    pub busy: std::time::Duration,
 }

@@ -4,7 +4,13 @@
 //! The layout: one row per record in `spool`; `spool_meta` holds per-state row counts and body
 //! bytes, so that every process sharing the file enforces the same bounds in O(1) without
 //! counting rows. Deletes and state changes keep it by triggers; inserts (made only by the
-//! group-commit writer) add to it once per group, which saves a statement per record. `due_at` (a virtual column, indexed) is when a row may be
+//! group-commit writer) add to it once per group, which saves a statement per record.
+//!
+//! Every page a transaction changes is one more write to the log, so the layout keeps them
+//! few: no AUTOINCREMENT (its `sqlite_sequence` page would change at every commit; the
+//! running total of appends lives in `spool_meta`, changed anyway). Without it SQLite gives a
+//! new row the highest id plus one, so an id is reused only once every newer row is gone:
+//! never while the row it named is still there (claimed or failed rows keep theirs). `due_at` (a virtual column, indexed) is when a row may be
 //! claimed: `next_attempt_at` for a queued row, `lease_until` for a claimed one, NULL for a
 //! failed one; so fresh rows, rows whose retry time has come and rows whose owner's lease ran
 //! out are all found by one index range.
@@ -27,7 +33,7 @@ const MIGRATIONS: &[&str] = &[
     // 0 -> 1: the first layout.
     r#"
 CREATE TABLE spool (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    id              INTEGER PRIMARY KEY,
     response_id     TEXT    NOT NULL UNIQUE,
     body            BLOB    NOT NULL,
     config_id       TEXT    NOT NULL,
@@ -53,9 +59,10 @@ CREATE TABLE spool_meta (
     claimed      INTEGER NOT NULL,
     failed       INTEGER NOT NULL,
     live_bytes   INTEGER NOT NULL,
-    failed_bytes INTEGER NOT NULL
+    failed_bytes INTEGER NOT NULL,
+    appended     INTEGER NOT NULL
 );
-INSERT INTO spool_meta VALUES (1, 0, 0, 0, 0, 0);
+INSERT INTO spool_meta VALUES (1, 0, 0, 0, 0, 0, 0);
 
 CREATE TRIGGER spool_meta_delete AFTER DELETE ON spool BEGIN
     UPDATE spool_meta SET

@@ -77,7 +77,9 @@ pub(crate) fn insert(
 /// trigger per row.
 pub(crate) fn add_inserted(conn: &Connection, rows: u64, bytes: u64) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "UPDATE spool_meta SET queued = queued + ?1, live_bytes = live_bytes + ?2 WHERE k = 1",
+        "UPDATE spool_meta SET queued = queued + ?1, live_bytes = live_bytes + ?2,
+             appended = appended + ?1
+         WHERE k = 1",
     )?
     .execute(params![
         i64::try_from(rows).unwrap_or(i64::MAX),
@@ -266,9 +268,9 @@ pub(crate) fn oldest_live(conn: &Connection) -> rusqlite::Result<Option<i64>> {
         .optional()
 }
 
-/// The highest row id ever assigned (AUTOINCREMENT keeps it in `sqlite_sequence`).
-pub(crate) fn last_id(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.prepare_cached("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = 'spool'")?
+/// Rows ever appended to the file.
+pub(crate) fn appended(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("SELECT appended FROM spool_meta WHERE k = 1")?
         .query_row([], |r| r.get(0))
 }
 

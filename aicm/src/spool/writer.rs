@@ -21,7 +21,7 @@ use super::checkpoint::{COMMITS_PER_CHECKPOINT, Checkpointer};
 use super::clock::Clock;
 use super::error::SpoolError;
 use super::limits::{Limits, Room};
-use super::reply::Reply;
+use super::reply::{Hub, Reply};
 use super::rows::{Appended, WriterStats};
 use super::store;
 
@@ -79,12 +79,14 @@ struct Shared {
     wake: Condvar,
     commits: AtomicU64,
     appends: AtomicU64,
+    busy_ns: AtomicU64,
     /// Appends waiting for room after the last group, for tests and diagnostics.
     blocked: std::sync::atomic::AtomicUsize,
 }
 
 pub(crate) struct Writer {
     shared: Arc<Shared>,
+    hub: Arc<Hub>,
     thread: Mutex<Option<JoinHandle<()>>>,
     checkpointer: Arc<Checkpointer>,
 }
@@ -99,6 +101,8 @@ impl Writer {
     ) -> Result<Writer, SpoolError> {
         let checkpointer = Arc::new(checkpointer);
         let thread_checkpointer = checkpointer.clone();
+        let hub = Arc::new(Hub::default());
+        let thread_hub = hub.clone();
         let shared = Arc::new(Shared {
             inbox: Mutex::new(Inbox {
                 jobs: Vec::with_capacity(64),
@@ -111,6 +115,7 @@ impl Writer {
             wake: Condvar::new(),
             commits: AtomicU64::new(0),
             appends: AtomicU64::new(0),
+            busy_ns: AtomicU64::new(0),
             blocked: std::sync::atomic::AtomicUsize::new(0),
         });
         let thread_shared = shared.clone();
@@ -128,6 +133,7 @@ impl Writer {
                     blocked: VecDeque::new(),
                     checkpointer: &thread_checkpointer,
                     since_checkpoint: 0,
+                    hub: &thread_hub,
                 };
                 group.run();
                 drop(guard);
@@ -140,6 +146,7 @@ impl Writer {
             })?;
         Ok(Writer {
             shared,
+            hub,
             thread: Mutex::new(Some(thread)),
             checkpointer,
         })
@@ -162,10 +169,16 @@ impl Writer {
         }
     }
 
+    /// Where blocked callers wait for their replies.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
     pub fn stats(&self) -> WriterStats {
         WriterStats {
             commits: self.shared.commits.load(Ordering::Relaxed),
             appends: self.shared.appends.load(Ordering::Relaxed),
+            busy: Duration::from_nanos(self.shared.busy_ns.load(Ordering::Relaxed)),
         }
     }
 
@@ -234,6 +247,8 @@ struct Group<'a> {
     blocked: VecDeque<AppendJob>,
     checkpointer: &'a Checkpointer,
     since_checkpoint: u64,
+    /// Woken once after each group: the replies of its blocked callers are in their slots.
+    hub: &'a Hub,
 }
 
 /// What happened to one append inside the transaction.
@@ -250,7 +265,16 @@ impl Group<'_> {
             if !self.next_jobs(&mut jobs) {
                 return;
             }
+            let started = Instant::now();
             self.commit_group(&mut jobs);
+            self.hub.wake_all();
+            if self.checkpointer.inline_due() {
+                // After the callers are woken, before the next group, whose transaction then
+                // starts the log over.
+                self.checkpointer.run_inline(self.conn, self.path);
+            }
+            let busy = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            self.shared.busy_ns.fetch_add(busy, Ordering::Relaxed);
         }
     }
 
@@ -412,11 +436,6 @@ impl Group<'_> {
                 }
                 for (reply, appended) in stored {
                     reply.send(Ok(appended));
-                }
-                if self.checkpointer.inline_due() {
-                    // After the replies, before the next group, whose transaction then
-                    // restarts the log.
-                    self.checkpointer.run_inline(self.conn, self.path);
                 }
             }
             Err(e) => {
