@@ -1,9 +1,5 @@
 //! A file that is not a healthy spool is an error naming it, never an empty queue.
 
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
-
-use super::processes::{child_command, role};
 use super::*;
 use crate::spool::SpoolError;
 
@@ -137,65 +133,80 @@ fn an_empty_file_becomes_a_spool() {
     spool.append(body(1), "r1", "cfg").unwrap();
 }
 
-/// Read-only and unreadable files. Permission bits do not stop root, so as root the check runs
-/// in a child process with the `nobody` user.
-#[test]
-fn read_only_and_unreadable_files_are_refused() {
-    let (dir, path) = temp();
-    drop(open(&path, |_| {}));
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let unreadable = dir.path().join("unreadable.spool");
-    std::fs::copy(&path, &unreadable).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
-    std::fs::set_permissions(&unreadable, std::fs::Permissions::from_mode(0o000)).unwrap();
-    let privileged = std::fs::OpenOptions::new().write(true).open(&path).is_ok();
-    let messages: Vec<String> = if privileged {
-        let mut cmd = child_command(
-            "spool::tests::open_errors::open_readonly_child",
-            "open_readonly",
-            &path,
-        );
-        cmd.env("AICM_SPOOL_CHILD_OTHER", &unreadable)
-            .uid(65534)
-            .gid(65534);
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "child failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| l.strip_prefix("ERROR ").map(str::to_owned))
-            .collect()
-    } else {
-        [&path, &unreadable]
-            .iter()
-            .map(|p| {
-                Spool::open(p, SpoolOptions::default())
-                    .unwrap_err()
-                    .to_string()
-            })
-            .collect()
-    };
-    assert_eq!(messages.len(), 2, "{messages:?}");
-    assert!(messages[0].contains(&path.display().to_string()));
-    assert!(messages[0].contains("read-only"), "{}", messages[0]);
-    assert!(messages[1].contains(&unreadable.display().to_string()));
-    assert!(messages[1].contains("cannot be read"), "{}", messages[1]);
-}
+/// Read-only and unreadable files, by permission bits (Unix).
+#[cfg(unix)]
+mod permissions {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
 
-/// Child role: open both files given and print each error.
-#[test]
-fn open_readonly_child() {
-    let Some(path) = role("open_readonly") else {
-        return;
-    };
-    let other = std::env::var_os("AICM_SPOOL_CHILD_OTHER").unwrap();
-    for p in [path, PathBuf::from(other)] {
-        match Spool::open(&p, SpoolOptions::default()) {
-            Ok(_) => println!("OPENED {}", p.display()),
-            Err(e) => println!("ERROR {e}"),
+    use super::super::processes::{child_command_of, role};
+    use super::*;
+
+    /// Permission bits do not stop root, so as root the check runs
+    /// in a child process with the `nobody` user.
+    #[test]
+    fn read_only_and_unreadable_files_are_refused() {
+        let (dir, path) = temp();
+        drop(open(&path, |_| {}));
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let unreadable = dir.path().join("unreadable.spool");
+        std::fs::copy(&path, &unreadable).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+        std::fs::set_permissions(&unreadable, std::fs::Permissions::from_mode(0o000)).unwrap();
+        let privileged = std::fs::OpenOptions::new().write(true).open(&path).is_ok();
+        let messages: Vec<String> = if privileged {
+            // The build directory may be closed to other users: run a copy of this binary.
+            let exe = dir.path().join("child-test-binary");
+            std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
+            std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+            let mut cmd = child_command_of(
+                &exe,
+                "spool::tests::open_errors::permissions::open_readonly_child",
+                "open_readonly",
+                &path,
+            );
+            cmd.env("AICM_SPOOL_CHILD_OTHER", &unreadable)
+                .uid(65534)
+                .gid(65534);
+            let out = cmd.output().unwrap();
+            assert!(
+                out.status.success(),
+                "child failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter_map(|l| l.strip_prefix("ERROR ").map(str::to_owned))
+                .collect()
+        } else {
+            [&path, &unreadable]
+                .iter()
+                .map(|p| {
+                    Spool::open(p, SpoolOptions::default())
+                        .unwrap_err()
+                        .to_string()
+                })
+                .collect()
+        };
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[0].contains(&path.display().to_string()));
+        assert!(messages[0].contains("read-only"), "{}", messages[0]);
+        assert!(messages[1].contains(&unreadable.display().to_string()));
+        assert!(messages[1].contains("cannot be read"), "{}", messages[1]);
+    }
+
+    /// Child role: open both files given and print each error.
+    #[test]
+    fn open_readonly_child() {
+        let Some(path) = role("open_readonly") else {
+            return;
+        };
+        let other = std::env::var_os("AICM_SPOOL_CHILD_OTHER").unwrap();
+        for p in [path, PathBuf::from(other)] {
+            match Spool::open(&p, SpoolOptions::default()) {
+                Ok(_) => println!("OPENED {}", p.display()),
+                Err(e) => println!("ERROR {e}"),
+            }
         }
     }
 }

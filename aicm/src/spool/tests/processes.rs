@@ -15,7 +15,12 @@ const PATH: &str = "AICM_SPOOL_CHILD_PATH";
 
 /// A command running `test` of this binary as a child in `role` on the spool at `path`.
 pub(super) fn child_command(test: &str, role: &str, path: &Path) -> Command {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    child_command_of(&std::env::current_exe().unwrap(), test, role, path)
+}
+
+/// [`child_command`] running the test binary at `exe` (a copy another user may execute).
+pub(super) fn child_command_of(exe: &Path, test: &str, role: &str, path: &Path) -> Command {
+    let mut cmd = Command::new(exe);
     cmd.args([test, "--exact", "--nocapture", "--test-threads=1", "-q"])
         .env(ROLE, role)
         .env(PATH, path)
