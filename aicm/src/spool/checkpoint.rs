@@ -1,16 +1,19 @@
-//! Copies the write-ahead log back into the database file on its own thread and connection.
+//! Copies the write-ahead log back into the database file, mostly on its own thread.
 //!
 //! A checkpoint writes pages into the database and fsyncs; run inside a commit (SQLite's
-//! automatic checkpoints) it stalls every append of that group for milliseconds. Here it runs
-//! beside the writer in PASSIVE mode, which never blocks writers or readers.
+//! automatic checkpoints) it stalls every append of that group for milliseconds. So the
+//! writer's connection has automatic checkpoints off, and a background thread with its own
+//! connection runs PASSIVE checkpoints (which never block writers or readers) every
+//! [`COMMITS_PER_CHECKPOINT`] commits.
 //!
 //! The log starts over from its beginning only when a write transaction begins after a
-//! checkpoint that copied all of it; under a steady stream of commits the background
-//! checkpoint rarely wins that race. So when the log has grown past [`INLINE_ABOVE_FRAMES`],
-//! the writer runs one checkpoint itself right after a commit: by then the background has
-//! copied nearly everything, so it costs little more than its fsync, and the next transaction
-//! restarts the log.
+//! checkpoint that copied all of it; under a steady stream of commits the background rarely
+//! wins that race, and the log would keep growing. So once the log is longer than
+//! [`INLINE_ABOVE_FRAMES`] (the writer learns its length from a WAL hook at every commit), the
+//! writer finishes a checkpoint itself between two groups: the background has copied most of
+//! the log by then, and the next transaction starts the log over.
 
+use std::cell::Cell;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -19,18 +22,41 @@ use std::thread::JoinHandle;
 use parking_lot::{Condvar, Mutex};
 use rusqlite::Connection;
 
-/// Commits between two checkpoint requests. About 1-10 MiB of log at typical group sizes.
-pub(crate) const COMMITS_PER_CHECKPOINT: u64 = 256;
+/// Commits between two background checkpoint requests (about 0.5-5 MiB of log).
+pub(crate) const COMMITS_PER_CHECKPOINT: u64 = 128;
 
-/// Log frames (pages) above which the writer finishes a checkpoint itself (32 MiB of 4 KiB
-/// pages).
+/// Log frames (pages) past which the writer finishes a checkpoint itself (64 MiB of 4 KiB
+/// pages). A safety valve more than a routine: it stalls the writer for its fsyncs (and what
+/// the background had not copied yet), so it should be rare.
 #[cfg(not(test))]
-pub(crate) const INLINE_ABOVE_FRAMES: i64 = 8_192;
+pub(crate) const INLINE_ABOVE_FRAMES: i32 = 16_384;
 #[cfg(test)]
-pub(crate) const INLINE_ABOVE_FRAMES: i64 = 512;
+pub(crate) const INLINE_ABOVE_FRAMES: i32 = 512;
 
-/// Log frames above which a checkpoint that could not finish is reported.
-const LAGGING_FRAMES: i64 = 65_536;
+thread_local! {
+    /// Frames in the log after this thread's last commit, from the WAL hook (which SQLite
+    /// calls on the committing thread).
+    static LOG_FRAMES: Cell<i32> = const { Cell::new(0) };
+}
+
+/// Makes every commit on `conn` record the log's length for [`log_frames`]. Replaces the
+/// automatic checkpoint hook, which is off anyway.
+pub(crate) fn count_log_frames(conn: &Connection) {
+    conn.wal_hook(Some(|_wal, frames| {
+        LOG_FRAMES.with(|n| n.set(frames));
+        Ok(())
+    }));
+}
+
+/// The log's length after the calling thread's last commit.
+pub(crate) fn log_frames() -> i32 {
+    LOG_FRAMES.with(Cell::get)
+}
+
+/// After a complete checkpoint: the next commit starts the log over.
+pub(crate) fn reset_log_frames() {
+    LOG_FRAMES.with(|n| n.set(0));
+}
 
 #[derive(Default)]
 struct State {
@@ -42,8 +68,12 @@ struct State {
 struct Signal {
     state: Mutex<State>,
     cond: Condvar,
-    /// The log has grown past `INLINE_ABOVE_FRAMES`: the writer should finish a checkpoint.
-    inline_due: AtomicBool,
+    /// Held while either thread checkpoints: SQLite runs one checkpoint at a time and a second
+    /// one fails at once, so the writer's must not start while the background's runs.
+    running: Mutex<()>,
+    /// The writer wants to checkpoint: the background starts no new one meanwhile (else,
+    /// busy with a long log, it could hold `running` for ever).
+    inline_wanted: AtomicBool,
     /// Background checkpoints run, for tests.
     done: AtomicU64,
     /// Checkpoints the writer ran, for tests.
@@ -68,14 +98,24 @@ impl Checkpointer {
         })
     }
 
-    /// Whether the writer should checkpoint now (clears the request).
-    pub fn inline_due(&self) -> bool {
-        self.signal.inline_due.swap(false, Ordering::Relaxed)
+    /// Asks for a background checkpoint soon (never waits).
+    pub fn request(&self) {
+        self.signal.state.lock().due = true;
+        self.signal.cond.notify_one();
     }
 
-    /// Runs a checkpoint on the caller's (the writer's) connection, right after its commit.
-    pub fn run_inline(&self, conn: &Connection, path: &Path) {
-        checkpoint(conn, path, &self.signal, Kind::Inline);
+    /// Runs a checkpoint on the writer's connection (between two groups) unless the background
+    /// one is running, which then starts no other until the writer has had its turn.
+    /// `false`: not run; the writer tries again after its next commit.
+    pub fn try_inline(&self, conn: &Connection, path: &Path) -> bool {
+        self.signal.inline_wanted.store(true, Ordering::Relaxed);
+        let Some(_running) = self.signal.running.try_lock() else {
+            return false;
+        };
+        checkpoint(conn, path);
+        self.signal.inline_wanted.store(false, Ordering::Relaxed);
+        self.signal.inline_done.fetch_add(1, Ordering::Relaxed);
+        true
     }
 
     /// Background and inline checkpoints run so far.
@@ -85,12 +125,6 @@ impl Checkpointer {
             self.signal.done.load(Ordering::Relaxed),
             self.signal.inline_done.load(Ordering::Relaxed),
         )
-    }
-
-    /// Asks for a checkpoint soon (never waits).
-    pub fn request(&self) {
-        self.signal.state.lock().due = true;
-        self.signal.cond.notify_one();
     }
 
     pub fn close(&self) {
@@ -122,39 +156,25 @@ fn run(conn: &Connection, signal: &Signal, path: &Path) {
             }
             state.due = false;
         }
-        checkpoint(conn, path, signal, Kind::Background);
+        if signal.inline_wanted.load(Ordering::Relaxed) {
+            continue;
+        }
+        let _running = signal.running.lock();
+        checkpoint(conn, path);
+        signal.done.fetch_add(1, Ordering::Relaxed);
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Background,
-    Inline,
-}
-
-fn checkpoint(conn: &Connection, path: &Path, signal: &Signal, kind: Kind) {
+fn checkpoint(conn: &Connection, path: &Path) {
     let result = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
         Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
     });
-    match kind {
-        Kind::Background => {
-            signal.done.fetch_add(1, Ordering::Relaxed);
-            if let Ok((log, _)) = result {
-                signal
-                    .inline_due
-                    .store(log > INLINE_ABOVE_FRAMES, Ordering::Relaxed);
-            }
-        }
-        Kind::Inline => {
-            signal.inline_done.fetch_add(1, Ordering::Relaxed);
-        }
-    }
     match result {
-        Ok((log, done)) if log > LAGGING_FRAMES && done < log => tracing::warn!(
+        Ok((log, done)) if done < log => tracing::debug!(
             path = %path.display(),
             log_frames = log,
             checkpointed = done,
-            "spool log keeps growing: a reader holds an old snapshot"
+            "spool checkpoint incomplete: a reader holds an older snapshot"
         ),
         Ok(_) => {}
         Err(e) => tracing::debug!(path = %path.display(), error = %e, "spool checkpoint failed"),

@@ -176,6 +176,7 @@ impl Spool {
             message: format!("could not spawn the checkpoint thread: {e}"),
             busy: false,
         })?;
+        checkpoint::count_log_frames(&write_conn);
         let writer = Writer::start(
             write_conn,
             limits,

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 use rusqlite::Connection;
 
-use super::checkpoint::{COMMITS_PER_CHECKPOINT, Checkpointer};
+use super::checkpoint::{self, COMMITS_PER_CHECKPOINT, Checkpointer, INLINE_ABOVE_FRAMES};
 use super::clock::Clock;
 use super::error::SpoolError;
 use super::limits::{Limits, Room};
@@ -268,10 +268,12 @@ impl Group<'_> {
             let started = Instant::now();
             self.commit_group(&mut jobs);
             self.hub.wake_all();
-            if self.checkpointer.inline_due() {
-                // After the callers are woken, before the next group, whose transaction then
-                // starts the log over.
-                self.checkpointer.run_inline(self.conn, self.path);
+            // After the callers are woken, before the next group, whose transaction then
+            // starts the log over.
+            if checkpoint::log_frames() > INLINE_ABOVE_FRAMES
+                && self.checkpointer.try_inline(self.conn, self.path)
+            {
+                checkpoint::reset_log_frames();
             }
             let busy = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
             self.shared.busy_ns.fetch_add(busy, Ordering::Relaxed);

@@ -77,27 +77,25 @@ fn the_log_is_checkpointed_and_starts_over() {
     use crate::spool::checkpoint::{COMMITS_PER_CHECKPOINT, INLINE_ABOVE_FRAMES};
     let (_dir, path) = temp();
     let spool = open(&path, |o| o.max_rows = None);
-    // One append per commit, a few log pages each: past the inline threshold by the first
-    // background checkpoint.
     let mut n = 0;
     let mut append = || {
         spool.append(body(n), &rid(n), "cfg").unwrap();
         n += 1;
     };
+    // One append per commit, a few log pages each.
     for _ in 0..COMMITS_PER_CHECKPOINT {
         append();
     }
-    assert!(COMMITS_PER_CHECKPOINT * 3 > INLINE_ABOVE_FRAMES as u64);
     wait_until("a background checkpoint", || {
         spool.writer().checkpoints().0 > 0
     });
-    // The writer finishes the checkpoint after its next commit...
+    // Past the threshold the writer finishes a checkpoint itself, between two commits...
     let mut more = 0;
     while spool.writer().checkpoints().1 == 0 {
         append();
         more += 1;
         assert!(
-            more < 10 * COMMITS_PER_CHECKPOINT,
+            more < 4 * INLINE_ABOVE_FRAMES as usize,
             "the writer never checkpointed"
         );
     }
