@@ -275,7 +275,6 @@ impl<'a> Parser<'a> {
             _ => {
                 // Union
                 arity("at least 1", !args.is_empty())?;
-                let first_arg = args.first().map_or(start, |(pos, _)| *pos);
                 let mut has_none = false;
                 let mut members = Vec::with_capacity(args.len());
                 for (_, item) in args {
@@ -286,8 +285,9 @@ impl<'a> Parser<'a> {
                 }
                 match TypeExpr::union_with_none(members, has_none) {
                     Some(t) => Ok(Item::Type(t)),
-                    // Every member was `None`.
-                    None => Err((first_arg, ParseErrorKind::BareNone)),
+                    // Every member was `None`: this is `None` itself, which only a union may
+                    // hold (`Union[None] | int`); the caller decides.
+                    None => Ok(Item::None),
                 }
             }
         }

@@ -117,12 +117,12 @@ fn table() -> Vec<(&'static str, usize, String)> {
         ),
         (
             "Union[None]",
-            6,
+            0,
             s("`None` is only allowed as a member of a union (`T | None`)"),
         ),
         (
             "Union[None, None]",
-            6,
+            0,
             s("`None` is only allowed as a member of a union (`T | None`)"),
         ),
         (
@@ -142,6 +142,11 @@ fn table() -> Vec<(&'static str, usize, String)> {
         ),
         (
             "List[None | None]",
+            5,
+            s("`None` is only allowed as a member of a union (`T | None`)"),
+        ),
+        (
+            "List[Union[None]]",
             5,
             s("`None` is only allowed as a member of a union (`T | None`)"),
         ),

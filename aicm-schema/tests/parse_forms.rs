@@ -201,6 +201,8 @@ fn union_int_none_equals_optional_int_equals_pipe_none() {
         "Union[int, None, None]",
         "Union[Optional[int], int]",
         "Union[int]  |  None",
+        "Union[None] | int",
+        "Union[int, Union[None]]",
     ];
     for s in spellings {
         assert_eq!(parses(s), opt(Int), "`{s}`");

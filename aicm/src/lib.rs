@@ -1,8 +1,102 @@
-//! aicm: record usage and deliver it to AICostManager.
+//! Record usage (tokens, durations, calls, anything your AICostManager config defines) and
+//! deliver it to the AICostManager API, reliably and fast.
+//!
+//! A [`Tracker`] is created for one config and service. It loads the config's signed
+//! `manual_usage_schema`, validates every record in [`Tracker::track`], and hands it to a shared
+//! background worker that batches, retries and reports what it could not deliver. `track` never
+//! waits for the network.
+//!
+//! # Typed usage
+//!
+//! `#[derive(Usage)]` checks a struct against the schema at compile time (field names, types,
+//! optionality), so `track` only stamps and queues it:
+//!
+//! ```no_run
+//! use aicm::{Tracker, TrackOptions, Usage};
+//! use serde::Serialize;
+//!
+//! #[derive(Serialize, Usage)]
+//! #[usage(config_id = "chat-completions",
+//!         schema = r#"{"input_tokens": "int", "output_tokens": "int", "model": "str",
+//!                      "cached": "bool", "latency_ms": "Optional[float]"}"#)]
+//! struct ChatUsage {
+//!     input_tokens: u32,
+//!     output_tokens: u32,
+//!     model: String,
+//!     cached: bool,
+//!     latency_ms: Option<f64>,
+//! }
+//!
+//! let tracker = Tracker::new("chat-completions", "openai::gpt-4o-mini")?;
+//! tracker.track_with(
+//!     ChatUsage { input_tokens: 12, output_tokens: 40, model: "gpt-4o-mini".into(),
+//!                 cached: false, latency_ms: Some(180.0) },
+//!     TrackOptions::new().client_customer_key("acme"),
+//! )?;
+//! tracker.close()?; // delivers everything queued
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! `aicm-codegen` writes such structs from the live schema and checks them for drift in CI.
+//!
+//! # Dynamic usage
+//!
+//! JSON objects are validated against the live schema by the [`TypeValidator`]; a bad record
+//! is refused with every problem named:
+//!
+//! ```
+//! # #[cfg(feature = "testing")] {
+//! use serde_json::json;
+//! // A recording tracker (feature `testing`) behaves like a live one, without a server.
+//! let (tracker, recording) = aicm::testing::recording_tracker(
+//!     "chat-completions", "openai::gpt-4o-mini",
+//!     r#"{"input_tokens": "int", "model": "str", "note": "Optional[str]"}"#,
+//! ).unwrap();
+//!
+//! tracker.track(json!({"input_tokens": 12, "model": "gpt-4o-mini"})).unwrap();
+//! let err = tracker.track(json!({"input_tokens": "12", "colour": "red"})).unwrap_err();
+//! assert_eq!(
+//!     err.to_string(),
+//!     "invalid usage: Missing fields: model; Type errors: input_tokens: expected int, got str; \
+//!      Unexpected fields: colour"
+//! );
+//! assert_eq!(recording.records().len(), 1);
+//! # }
+//! ```
+//!
+//! # Delivery
+//!
+//! One worker per API root, key and delivery options (a thread with its own tokio runtime, so
+//! it serves sync code, multi-thread and current-thread runtimes alike). It sends up to
+//! `max_batch_size` records per request, retries network errors, timeouts, 408, 429 (honouring
+//! `Retry-After`) and 5xx with exponential backoff and jitter, splits a refused batch until the
+//! bad records are isolated, and counts every record in [`DeliveryHealth`]:
+//! `total_accepted = total_sent + total_failed + total_discarded + queue_size + in_flight`.
+//! A full queue follows [`OnFull`]: `Backpressure` (drop the oldest, the default), `Block`
+//! or `Raise`.
+//!
+//! # Exiting without `close`
+//!
+//! Records are delivered in the background. Dropping the last Tracker lets the worker finish
+//! what is queued, but a process that exits right after (returning from `main`, or a Tracker
+//! held in a `static`, which is never dropped) takes its queue with it. Call [`Tracker::close`]
+//! (or [`Tracker::close_async`]) before exiting; it returns once everything queued is
+//! delivered or reports how many records are still pending. Short-lived hosts can use
+//! [`Tracker::deliver_now`] to send one record and wait for the answer.
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `derive` | yes | `#[derive(Usage)]` (re-exported from `aicm-derive`) |
+//! | `rustls` | yes | TLS through rustls |
+//! | `native-tls` | no | TLS through the platform library |
+//! | `testing` | no | `aicm::testing`: a recording Tracker for your unit tests |
 #![deny(missing_docs)]
 
 #[doc(hidden)]
 pub mod __private;
+pub mod conform;
 mod delivery;
 mod error;
 #[cfg(feature = "spool")]
@@ -13,12 +107,24 @@ mod tracker;
 mod usage;
 pub mod validate;
 
+mod api;
+mod config;
+mod public_configs;
+mod settings;
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub use config::probe::ConfigProbe as __ConfigProbe;
+
+#[cfg(feature = "derive")]
+pub use aicm_derive::Usage;
 pub use aicm_schema as schema;
+pub use config::{LimitVendor, LoadedConfig, TriggeredLimit};
 pub use delivery::health::{DeliveryHealth, global_delivery_health};
 pub use delivery::options::{OnFull, ParseOnFullError, defaults};
 pub use delivery::record::{DiscardedRecord, FailedRecord, ResponseId, UsageRecord};
 pub use delivery::send::Receipt;
 pub use error::{Error, FlushError, SchemaMismatch, TrackError};
+pub use public_configs::{fetch_all_configs, fetch_all_configs_blocking};
 pub use tracker::{TrackContext, TrackOptions, Tracker, TrackerBuilder};
 pub use usage::{IntoUsage, PreparedUsage, Usage};
 pub use validate::{Mismatch, TypeValidator, UsageValidationError, ValidationIssue};

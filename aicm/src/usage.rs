@@ -12,7 +12,8 @@ use crate::tracker::TrackContext;
 pub trait Usage: serde::Serialize {
     /// The Rust type's name, for error messages.
     const TYPE_NAME: &'static str;
-    /// The schema the type was checked against, as canonical JSON
+    /// The schema of the fields the type sends (in schema order: optional schema fields the
+    /// struct leaves out are not in it), as canonical JSON
     /// (`{"tokens":"int","note":"Optional[str]"}`).
     const SCHEMA: &'static str;
     /// [`aicm_schema::Schema::fingerprint`] of [`Usage::SCHEMA`]: the key under which a tracker
@@ -46,7 +47,7 @@ pub struct PreparedUsage(pub(crate) Payload);
 /// The usage part of a queued record, in the cheapest form for the caller.
 pub(crate) enum Payload {
     /// A JSON object serialised on the caller (borrowed typed records).
-    Json(Box<str>),
+    Json(Box<[u8]>),
     /// A dynamic object, serialised on the worker.
     Map(Map<String, Value>),
     /// An owned typed record, serialised on the worker.
@@ -57,8 +58,8 @@ impl Payload {
     /// Writes the usage object as JSON.
     pub(crate) fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
         match self {
-            Payload::Json(text) => {
-                out.extend_from_slice(text.as_bytes());
+            Payload::Json(bytes) => {
+                out.extend_from_slice(bytes);
                 Ok(())
             }
             Payload::Map(map) => serde_json::to_writer(out, map),
@@ -104,7 +105,7 @@ impl IntoUsage for Value {
         match self {
             Value::Object(map) => map.into_prepared(ctx),
             other => Err(TrackError::NotAnObject {
-                found: json_kind(&other),
+                found: crate::validate::json_kind(&other),
             }),
         }
     }
@@ -126,16 +127,5 @@ impl IntoUsage for &Map<String, Value> {
 impl<T: Usage + ?Sized> IntoUsage for &T {
     fn into_prepared(self, ctx: &TrackContext<'_>) -> Result<PreparedUsage, TrackError> {
         crate::__private::prepare_borrowed(self, ctx)
-    }
-}
-
-pub(crate) fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "str",
-        Value::Array(_) => "list",
-        Value::Object(_) => "dict",
     }
 }

@@ -142,7 +142,9 @@ impl TypeValidator {
 
     /// Checks a whole usage object against a parsed schema, collecting every problem.
     ///
-    /// An empty schema accepts anything. A valid usage costs no allocation.
+    /// An empty schema accepts anything. A valid usage is checked without parsing or
+    /// allocating (the one exception: a `set` of more than 16 elements needs a hash table to
+    /// find duplicates); only a failure builds messages and paths.
     pub fn validate_usage(
         &self,
         schema: &Schema,
@@ -221,7 +223,7 @@ impl Fail {
             Value::Number(n) if matches!(ty.strip_optional(), TypeExpr::Int) => {
                 format!("number {n}")
             }
-            other => kind(other).to_owned(),
+            other => json_kind(other).to_owned(),
         };
         Fail {
             wrong_kind: true,
@@ -273,7 +275,7 @@ fn is_plain_key(key: &str) -> bool {
 }
 
 /// The name of a JSON value's kind in the words of the type language.
-fn kind(value: &Value) -> &'static str {
+pub(crate) fn json_kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "bool",

@@ -128,7 +128,7 @@ fn typed_value() -> impl Strategy<Value = (TypeExpr, Value)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn validate_never_panics_on_arbitrary_json(value in any_json(), ty in any_type()) {

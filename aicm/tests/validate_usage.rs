@@ -7,7 +7,7 @@ use aicm::{TypeValidator, UsageValidationError};
 use serde_json::{Map, Value, json};
 
 fn schema(pairs: &[(&str, &str)]) -> Schema {
-    Schema::from_pairs(pairs.iter().copied()).unwrap()
+    Schema::from_pairs(pairs.iter().copied()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A usage object with its fields inserted in the order given.

@@ -18,7 +18,7 @@ use crate::keys::Keys;
 use crate::routes::{API_PATH, router};
 use crate::serve::serve;
 use crate::signing::TokenFault;
-use crate::state::{Shared, Stats, StoredRecord, UpdateError};
+use crate::state::{Shared, Stats, StoredRecord, UpdateError, WaitTimedOut};
 
 /// How long dropping a [`LocalApiThread`] waits for its thread before leaving it behind.
 const THREAD_STOP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -473,12 +473,12 @@ impl LocalApiControl {
     }
 
     /// Waits until `done` holds for the stats (checked now and after every change), or the
-    /// timeout passes. `Err` carries the last stats seen. For async code.
+    /// timeout passes (the error carries the last stats seen). For async code.
     pub async fn wait_for(
         &self,
         timeout: Duration,
         done: impl FnMut(&Stats) -> bool,
-    ) -> Result<Stats, Stats> {
+    ) -> Result<Stats, WaitTimedOut> {
         self.shared.wait_for(timeout, done).await
     }
 
@@ -488,7 +488,7 @@ impl LocalApiControl {
         &self,
         timeout: Duration,
         done: impl FnMut(&Stats) -> bool,
-    ) -> Result<Stats, Stats> {
+    ) -> Result<Stats, WaitTimedOut> {
         self.shared.wait_for_blocking(timeout, done)
     }
 }

@@ -41,7 +41,7 @@ pub use keys::{
 };
 pub use routes::API_PATH;
 pub use signing::{ISSUER, PAYLOAD_VERSION, SUBJECT, TokenFault, WRONG_ISSUER};
-pub use state::{Stats, StoredRecord};
+pub use state::{Stats, StoredRecord, WaitTimedOut};
 
 /// The directory of the committed key files (`tests/keys`).
 pub fn keys_dir() -> std::path::PathBuf {

@@ -92,6 +92,8 @@ fn now_rfc3339() -> String {
 }
 
 /// Counts an API request, remembers its user agent, and checks its key.
+// The error is the answer itself, built at most once per request.
+#[allow(clippy::result_large_err)]
 fn admit(app: &App, headers: &HeaderMap, count: impl FnOnce(&mut Stats)) -> Result<(), Response> {
     let user_agent = headers
         .get(USER_AGENT)
@@ -519,6 +521,7 @@ async fn control_set_configs(State(app): State<App>, body: Bytes) -> Response {
     }
 }
 
+#[allow(clippy::result_large_err)]
 fn parse_control_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
     serde_json::from_slice(body).map_err(|error| {
         error_response(

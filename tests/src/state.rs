@@ -290,7 +290,7 @@ impl Shared {
         &self,
         timeout: Duration,
         mut done: impl FnMut(&Stats) -> bool,
-    ) -> Result<Stats, Stats> {
+    ) -> Result<Stats, WaitTimedOut> {
         let mut changes = self.version.subscribe();
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
@@ -304,7 +304,11 @@ impl Shared {
                 // The sender lives as long as `self`, so only the timeout ends the wait.
                 Ok(Err(_)) | Err(_) => {
                     let stats = self.read().stats.clone();
-                    return if done(&stats) { Ok(stats) } else { Err(stats) };
+                    return if done(&stats) {
+                        Ok(stats)
+                    } else {
+                        Err(WaitTimedOut::new(timeout, stats))
+                    };
                 }
             }
         }
@@ -315,7 +319,7 @@ impl Shared {
         &self,
         timeout: Duration,
         mut done: impl FnMut(&Stats) -> bool,
-    ) -> Result<Stats, Stats> {
+    ) -> Result<Stats, WaitTimedOut> {
         let deadline = Instant::now() + timeout;
         let mut state = self.inner.lock();
         loop {
@@ -326,9 +330,28 @@ impl Shared {
                 return if done(&state.stats) {
                     Ok(state.stats.clone())
                 } else {
-                    Err(state.stats.clone())
+                    Err(WaitTimedOut::new(timeout, state.stats.clone()))
                 };
             }
+        }
+    }
+}
+
+/// A wait on the stats that ran out of time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the condition did not hold within {timeout:?}; last stats: {last:?}")]
+pub struct WaitTimedOut {
+    /// How long was waited.
+    pub timeout: Duration,
+    /// The stats when the wait gave up.
+    pub last: Box<Stats>,
+}
+
+impl WaitTimedOut {
+    fn new(timeout: Duration, last: Stats) -> WaitTimedOut {
+        WaitTimedOut {
+            timeout,
+            last: Box::new(last),
         }
     }
 }

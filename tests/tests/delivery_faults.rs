@@ -2,6 +2,8 @@
 //! is lost without a trace. Every test also samples the accounting identity throughout.
 //! Synchronisation is on server counts or health with a deadline, never on sleeps.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::sync::Arc;

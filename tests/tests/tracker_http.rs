@@ -2,6 +2,8 @@
 //! and the three runtime situations (none, current-thread, multi-thread), with and without
 //! `close`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::time::Duration;
@@ -195,10 +197,7 @@ async fn current_thread_runtime_sync_forms_do_not_deadlock() {
 #[tokio::test(flavor = "current_thread")]
 async fn current_thread_runtime_drop_without_close() {
     let api = server();
-    let tracker = Tracker::builder("chat-completions", "svc")
-        .api_key(api.api_key())
-        .api_base(api.api_base())
-        .ini_path(support::temp_ini())
+    let tracker = builder(&api, "chat-completions")
         .build_async()
         .await
         .unwrap();
@@ -214,10 +213,7 @@ async fn current_thread_runtime_drop_without_close() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multi_thread_runtime_create_track_flush_close() {
     let api = server();
-    let tracker = Tracker::builder("chat-completions", "svc")
-        .api_key(api.api_key())
-        .api_base(api.api_base())
-        .ini_path(support::temp_ini())
+    let tracker = builder(&api, "chat-completions")
         .build_async()
         .await
         .unwrap();
@@ -244,10 +240,7 @@ async fn multi_thread_runtime_create_track_flush_close() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multi_thread_runtime_drop_without_close() {
     let api = server();
-    let tracker = Tracker::builder("chat-completions", "svc")
-        .api_key(api.api_key())
-        .api_base(api.api_base())
-        .ini_path(support::temp_ini())
+    let tracker = builder(&api, "chat-completions")
         .build_async()
         .await
         .unwrap();
@@ -258,4 +251,199 @@ async fn multi_thread_runtime_drop_without_close() {
     api.wait_for(DEADLINE, |s| s.records_stored == N)
         .await
         .expect("every record arrives after the drop");
+}
+
+// --- configs, limits, cache ---------------------------------------------------------------
+
+fn limit(customer: Option<&str>) -> aicm_tests::TriggeredLimit {
+    serde_json::from_value(json!({
+        "event_id": "e-1",
+        "limit_id": "l-1",
+        "threshold_type": "limit",
+        "amount": 100.0,
+        "period": "month",
+        "vendor": {"name": "openai", "config_ids": ["chat-completions"], "hostname": "api.openai.com"},
+        "service_id": "openai::gpt-4o-mini",
+        "client_customer_key": customer,
+        "api_key_id": "k",
+        "triggered_at": "2025-08-07T00:00:00Z",
+        "expires_at": "2999-01-01T00:00:00Z",
+    }))
+    .unwrap()
+}
+
+#[test]
+fn triggered_limits_follow_every_delivery_answer() {
+    let api = server();
+    let tracker = builder(&api, "chat-completions")
+        .batch_interval(Duration::from_millis(5))
+        .build()
+        .unwrap();
+    assert!(tracker.triggered_limits(None).is_empty());
+    api.set_triggered_limits(vec![limit(Some("acme"))]).unwrap();
+    tracker.track(chat_usage(1)).unwrap();
+    tracker.flush(DEADLINE).unwrap();
+    let limits = tracker.triggered_limits(None);
+    assert_eq!(limits.len(), 1, "{limits:?}");
+    assert_eq!(limits[0].limit_id, "l-1");
+    assert_eq!(tracker.triggered_limits(Some("acme")).len(), 1);
+    assert!(tracker.triggered_limits(Some("globex")).is_empty());
+    // The next answer without limits clears them.
+    api.set_triggered_limits(Vec::new()).unwrap();
+    tracker.track(chat_usage(2)).unwrap();
+    tracker.flush(DEADLINE).unwrap();
+    assert!(tracker.triggered_limits(None).is_empty());
+    tracker.close().unwrap();
+}
+
+#[test]
+fn refresh_picks_up_a_changed_schema() {
+    let api = server();
+    let tracker = builder(&api, "free-form").build().unwrap();
+    tracker.track(json!({"anything": 1})).unwrap();
+    // Delivered before the change: the server validates against the schema it has then.
+    tracker.flush(DEADLINE).unwrap();
+    api.upsert_config(
+        aicm_tests::ConfigEntry::from_schema_json("free-form", r#"{"units": "int"}"#).unwrap(),
+    )
+    .unwrap();
+    tracker.refresh().unwrap();
+    let err = tracker.track(json!({"anything": 1})).unwrap_err();
+    assert!(err.validation().is_some(), "{err}");
+    tracker.track(json!({"units": 3})).unwrap();
+    tracker.close().unwrap();
+    assert_eq!(api.stats().records_stored, 2);
+}
+
+#[test]
+fn a_warm_ini_cache_starts_a_tracker_while_the_api_is_down() {
+    let api = server();
+    let ini = support::temp_ini();
+    let first = builder(&api, "chat-completions")
+        .ini_path(&ini)
+        .build()
+        .unwrap();
+    first.close().unwrap();
+    let base = api.api_base();
+    let key = api.api_key();
+    drop(api); // the API is gone
+    let tracker = Tracker::builder("chat-completions", "svc")
+        .api_key(key.clone())
+        .api_base(base.clone())
+        .ini_path(&ini)
+        .build()
+        .expect("starts from the INI cache");
+    assert_eq!(tracker.schema().len(), 5);
+    assert!(tracker.track(chat_usage(1)).is_ok());
+    drop(tracker);
+    // No cache and no API: a clear error.
+    let err = Tracker::builder("chat-completions", "svc")
+        .api_key(key)
+        .api_base(base)
+        .ini_path(support::temp_ini())
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, aicm::Error::Unreachable { .. }), "{err:?}");
+}
+
+// --- worker sharing -----------------------------------------------------------------------
+
+#[test]
+fn trackers_with_equal_settings_share_a_worker_and_closing_one_keeps_it_running() {
+    let api = server();
+    let ini = support::temp_ini();
+    let make = |config: &str| {
+        Tracker::builder(config, "svc")
+            .api_key(api.api_key())
+            .api_base(api.api_base())
+            .ini_path(&ini)
+            .build()
+            .unwrap()
+    };
+    let a = make("chat-completions");
+    let b = make("free-form");
+    a.track(chat_usage(1)).unwrap();
+    b.track(json!({"x": 1})).unwrap();
+    // One worker: each sees both records in its health.
+    assert_eq!(a.health().total_accepted, 2);
+    assert_eq!(b.health().total_accepted, 2);
+    a.close().unwrap();
+    assert!(
+        b.health().worker_alive,
+        "closing one tracker keeps the shared worker"
+    );
+    b.track(json!({"x": 2})).unwrap();
+    b.close().unwrap();
+    assert_eq!(api.stats().records_stored, 3);
+}
+
+#[test]
+fn trackers_with_different_keys_or_roots_never_share_a_worker() {
+    let one = server();
+    let two = server();
+    let a = builder(&one, "chat-completions").build().unwrap();
+    let b = builder(&two, "chat-completions").build().unwrap();
+    a.track(chat_usage(1)).unwrap();
+    assert_eq!(a.health().total_accepted, 1);
+    assert_eq!(b.health().total_accepted, 0);
+    a.close().unwrap();
+    b.close().unwrap();
+    assert_eq!(one.stats().records_stored, 1);
+    assert_eq!(two.stats().records_stored, 0);
+}
+
+#[test]
+fn global_health_sums_workers_and_survives_close() {
+    let api = server();
+    let a = builder(&api, "chat-completions").build().unwrap();
+    for i in 0..7 {
+        a.track(chat_usage(i)).unwrap();
+    }
+    a.close().unwrap();
+    let global = aicm::global_delivery_health().expect("a tracker was created");
+    assert!(global.total_accepted >= 7, "{global:?}");
+    // Each worker's snapshot balances, so their sum does too.
+    assert!(global.is_balanced(), "{global:?}");
+}
+
+// --- immediate delivery -------------------------------------------------------------------
+
+#[tokio::test(flavor = "current_thread")]
+async fn deliver_now_returns_the_servers_event_id_or_its_refusal() {
+    let api = server();
+    let tracker = builder(&api, "free-form").build_async().await.unwrap();
+    let receipt = tracker
+        .deliver_now(
+            json!({"units": 1}),
+            TrackOptions::new().client_customer_key("acme"),
+        )
+        .await
+        .unwrap();
+    let stored = api.records();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        receipt.event_id.as_deref(),
+        Some(stored[0].event_id.as_str())
+    );
+    assert_eq!(stored[0].response_id, receipt.response_id.to_string());
+
+    api.set_poison_key(Some("bad"));
+    let err = tracker
+        .deliver_now(json!({"bad": 1}), TrackOptions::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TrackError::Delivery {
+                status: Some(422),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let h = tracker.health();
+    assert_eq!((h.total_accepted, h.total_sent, h.total_failed), (2, 1, 1));
+    assert!(h.is_balanced());
+    tracker.close_async().await.unwrap();
 }

@@ -14,8 +14,8 @@ use super::queue::Queue;
 use super::record::{FailedRecord, QueuedRecord};
 use super::retry::{Backoff, Verdict, classify, parse_retry_after};
 
-/// Called with the `triggered_limits` item of every 2xx answer (or `None` when absent).
-pub(crate) type LimitsHook = Arc<dyn Fn(Option<&serde_json::Value>) + Send + Sync>;
+/// Called with the JSON body of every 2xx answer (its `triggered_limits`; absent means none).
+pub(crate) type LimitsHook = Arc<dyn Fn(&serde_json::Value) + Send + Sync>;
 
 /// Where a worker's batches go.
 pub(crate) enum Transport {
@@ -307,8 +307,8 @@ impl Sender {
         if verdict == Verdict::Delivered {
             self.queue.note_success();
             let json: Option<serde_json::Value> = serde_json::from_slice(&text).ok();
-            if let Some(hook) = &self.limits_hook {
-                hook(json.as_ref().and_then(|v| v.get("triggered_limits")));
+            if let (Some(hook), Some(body)) = (&self.limits_hook, &json) {
+                hook(body);
             }
             return Answer {
                 verdict,
@@ -339,8 +339,6 @@ impl Sender {
             Some(s) => format!("HTTP {s}: {message}"),
             None => message.to_owned(),
         };
-        self.queue
-            .settle(flight, 0, records.len(), Some(error.clone()));
         let cause = match status {
             Some(s) => format!("status {s}"),
             None => error.clone(),
@@ -364,6 +362,8 @@ impl Sender {
                 callback(&failed);
             }
         }
+        // Settle after the callbacks, so `flush`/`close` return only once they have run.
+        self.queue.settle(flight, 0, records.len(), Some(error));
     }
 }
 
@@ -394,23 +394,20 @@ fn event_id_for(body: &serde_json::Value, response_id: &str) -> Option<String> {
         .find_map(|item| item.get(response_id)?.as_str().map(str::to_owned))
 }
 
-/// The server's `message` (else `error`, else the body text, shortened).
-pub(crate) fn server_message(status: reqwest::StatusCode, body: &[u8]) -> String {
-    if let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) {
-        let pick = |k: &str| json.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-        if let Some(m) = pick("message").or_else(|| pick("error")) {
-            return match json.get("details") {
-                Some(d) if !d.is_null() => format!("{m} ({d})"),
-                _ => m,
-            };
-        }
-    }
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    if text.is_empty() {
-        status.canonical_reason().unwrap_or("no message").to_owned()
-    } else {
-        text.chars().take(500).collect()
+/// The server's message (see [`crate::api::server_message`]) with the `details` of a refusal,
+/// which name the bad records of a 422.
+fn server_message(status: reqwest::StatusCode, body: &[u8]) -> String {
+    let message = crate::api::server_message(status, body);
+    let details = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|json| {
+            json.get("details")
+                .filter(|d| !d.is_null())
+                .map(ToString::to_string)
+        });
+    match details {
+        Some(details) => format!("{message} ({details})"),
+        None => message,
     }
 }
 

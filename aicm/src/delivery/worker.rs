@@ -20,7 +20,6 @@ use crate::Error;
 pub(crate) struct Worker {
     pub queue: Arc<Queue>,
     pub runtime: tokio::runtime::Handle,
-    pub http: reqwest::Client,
     pub sender: Arc<Sender>,
     thread_id: ThreadId,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -41,7 +40,6 @@ impl Worker {
     /// Starts the thread and its runtime. `make_sender` runs once the queue exists.
     pub fn start(
         options: DeliveryOptions,
-        http: reqwest::Client,
         make_sender: impl FnOnce(Arc<Queue>) -> Sender,
     ) -> Result<Worker, Error> {
         let queue = Arc::new(Queue::new(options.queue_size, options.max_batch_size));
@@ -97,7 +95,6 @@ impl Worker {
         Ok(Worker {
             queue,
             runtime,
-            http,
             sender: worker_sender,
             thread_id,
             thread: Mutex::new(Some(thread)),

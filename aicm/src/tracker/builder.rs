@@ -6,17 +6,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::HeaderValue;
-
-use super::bootstrap::{self, Overrides};
 use super::{Tracker, TrackerCore, TrackerInner};
 use crate::Error;
+use crate::api::ApiClient;
+use crate::config::{ConfigStore, LoadedConfig};
 use crate::delivery::options::{DeliveryOptions, OnFull};
 use crate::delivery::record::{DiscardedRecord, FailedRecord};
 use crate::delivery::registry::{self, WorkerKey};
 use crate::delivery::retry::Backoff;
-use crate::delivery::send::{Sender, Transport};
+use crate::delivery::send::{LimitsHook, Sender, Transport};
 use crate::delivery::worker::Worker;
+use crate::settings::{Settings, SettingsOverrides};
 use crate::tracker::context::LiveSchema;
 
 pub(crate) type Callback<T> = Box<dyn Fn(&T) + Send + Sync + 'static>;
@@ -37,7 +37,7 @@ pub(crate) type Callback<T> = Box<dyn Fn(&T) + Send + Sync + 'static>;
 pub struct TrackerBuilder {
     config_id: String,
     service_id: String,
-    overrides: Overrides,
+    overrides: SettingsOverrides,
     options: DeliveryOptions,
     on_full: Option<OnFull>,
     on_discard: Option<Callback<DiscardedRecord>>,
@@ -70,7 +70,7 @@ impl TrackerBuilder {
         TrackerBuilder {
             config_id,
             service_id,
-            overrides: Overrides::default(),
+            overrides: SettingsOverrides::default(),
             options: DeliveryOptions::default(),
             on_full: None,
             on_discard: None,
@@ -202,6 +202,9 @@ impl TrackerBuilder {
     /// executor thread).
     pub fn build(self) -> Result<Tracker, Error> {
         let (prepared, worker) = self.prepare()?;
+        let Some(store) = prepared.store.clone() else {
+            return prepared.finish(worker, Ok(None));
+        };
         if worker.is_current_thread() {
             registry::release(&worker);
             return Err(Error::Worker(
@@ -210,15 +213,10 @@ impl TrackerBuilder {
                     .to_owned(),
             ));
         }
-        let Some(settings) = prepared.settings.as_ref() else {
-            return prepared.finish(worker, Ok(None));
-        };
         let (tx, rx) = std::sync::mpsc::channel();
-        let http = worker.http.clone();
-        let settings = settings.clone_for_load();
         let config_id = prepared.config_id.clone();
         worker.runtime.spawn(async move {
-            let _ = tx.send(bootstrap::load(&http, &settings, &config_id).await);
+            let _ = tx.send(store.load_config(&config_id).await);
         });
         let loaded = match rx.recv() {
             Ok(result) => result.map(Some),
@@ -230,15 +228,13 @@ impl TrackerBuilder {
     /// Builds the Tracker without blocking the executor. Works on any tokio runtime.
     pub async fn build_async(self) -> Result<Tracker, Error> {
         let (prepared, worker) = self.prepare()?;
-        let Some(settings) = prepared.settings.as_ref() else {
+        let Some(store) = prepared.store.clone() else {
             return prepared.finish(worker, Ok(None));
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let http = worker.http.clone();
-        let settings = settings.clone_for_load();
         let config_id = prepared.config_id.clone();
         worker.runtime.spawn(async move {
-            let _ = tx.send(bootstrap::load(&http, &settings, &config_id).await);
+            let _ = tx.send(store.load_config(&config_id).await);
         });
         let loaded = match rx.await {
             Ok(result) => result.map(Some),
@@ -253,7 +249,7 @@ impl TrackerBuilder {
             None => on_full_from_env()?,
         };
         let options = self.options.clone();
-        let (key, transport, http, settings) = match self.memory.take() {
+        let (key, transport, store, limits_hook) = match self.memory.take() {
             Some(memory) => {
                 let key = WorkerKey {
                     api_root: String::new(),
@@ -262,12 +258,12 @@ impl TrackerBuilder {
                     options: options.clone(),
                     unique: Some(unique_id()),
                 };
-                let http = reqwest::Client::new();
                 self.schema = Some(memory.schema);
-                (key, Transport::Memory(memory.store), http, None)
+                let transport = Transport::Memory(memory.store);
+                (key, transport, None, None)
             }
             None => {
-                let settings = bootstrap::resolve(&self.overrides)?;
+                let settings = Settings::resolve(self.overrides.clone())?;
                 let http = match self.http_client.clone() {
                     Some(client) => client,
                     None => reqwest::Client::builder()
@@ -278,30 +274,29 @@ impl TrackerBuilder {
                             Error::Worker(format!("could not build the HTTP client: {e}"))
                         })?,
                 };
-                let mut auth = HeaderValue::from_str(&format!("Bearer {}", settings.api_key))
-                    .map_err(|_| Error::InvalidSetting {
-                        name: "AICM_API_KEY",
-                        message: "the API key holds characters that cannot be sent in a header"
-                            .to_owned(),
-                    })?;
-                auth.set_sensitive(true);
+                let api = ApiClient::new(Some(http.clone()), &settings)?;
                 let key = WorkerKey {
-                    api_root: settings.api_root.clone(),
-                    api_key: settings.api_key.clone(),
+                    api_root: api.root().to_owned(),
+                    api_key: settings.api_key.expose().to_owned(),
                     ini_path: settings.ini_path.clone(),
                     options: options.clone(),
                     unique: self.http_client.as_ref().map(|_| unique_id()),
                 };
                 let transport = Transport::Http {
                     http: http.clone(),
-                    url: format!("{}/track-usage", settings.api_root),
-                    auth,
+                    url: api.url("/track-usage"),
+                    auth: api.auth_header().clone(),
                 };
-                (key, transport, http, Some(settings))
+                let store = ConfigStore::shared(api, settings.ini_path.clone());
+                let hook_store = store.clone();
+                let hook: LimitsHook = Arc::new(move |body: &serde_json::Value| {
+                    hook_store.update_triggered_limits_from_response(body)
+                });
+                (key, transport, Some(store), Some(hook))
             }
         };
         let worker = registry::acquire(key, || {
-            Worker::start(options.clone(), http, |queue| {
+            Worker::start(options.clone(), |queue| {
                 Sender::new(
                     transport,
                     Backoff {
@@ -311,7 +306,7 @@ impl TrackerBuilder {
                     options.max_retries,
                     options.timeout,
                     queue,
-                    None,
+                    limits_hook,
                 )
             })
         })?;
@@ -319,7 +314,7 @@ impl TrackerBuilder {
             Prepared {
                 config_id: self.config_id,
                 service_id: self.service_id,
-                settings,
+                store,
                 schema: self.schema,
                 options: self.options,
                 on_discard: self.on_discard,
@@ -356,8 +351,12 @@ fn unique_id() -> u64 {
 
 /// `AICM_DELIVERY_ON_FULL`, or the default; an invalid value names the valid ones.
 fn on_full_from_env() -> Result<OnFull, Error> {
-    match std::env::var("AICM_DELIVERY_ON_FULL") {
-        Ok(v) if !v.trim().is_empty() => v.parse().map_err(|_| Error::InvalidSetting {
+    on_full_from(std::env::var("AICM_DELIVERY_ON_FULL").ok())
+}
+
+fn on_full_from(value: Option<String>) -> Result<OnFull, Error> {
+    match value {
+        Some(v) if !v.trim().is_empty() => v.parse().map_err(|_| Error::InvalidSetting {
             name: "AICM_DELIVERY_ON_FULL",
             message: format!("`{v}` is not one of {}", OnFull::VARIANTS.join(", ")),
         }),
@@ -370,7 +369,7 @@ struct Prepared {
     config_id: String,
     service_id: String,
     /// `None` for an in-memory Tracker.
-    settings: Option<bootstrap::Settings>,
+    store: Option<ConfigStore>,
     /// Known without loading (in-memory Tracker).
     schema: Option<aicm_schema::Schema>,
     options: DeliveryOptions,
@@ -378,21 +377,11 @@ struct Prepared {
     on_failed: Option<Callback<FailedRecord>>,
 }
 
-impl bootstrap::Settings {
-    fn clone_for_load(&self) -> bootstrap::Settings {
-        bootstrap::Settings {
-            api_key: self.api_key.clone(),
-            api_root: self.api_root.clone(),
-            ini_path: self.ini_path.clone(),
-        }
-    }
-}
-
 impl Prepared {
     fn finish(
         self,
         worker: Arc<Worker>,
-        loaded: Result<Option<bootstrap::Loaded>, Error>,
+        loaded: Result<Option<LoadedConfig>, Error>,
     ) -> Result<Tracker, Error> {
         let schema = match (loaded, self.schema) {
             (Ok(Some(loaded)), _) => loaded.schema,
@@ -407,6 +396,7 @@ impl Prepared {
             config_id: self.config_id,
             service_id: self.service_id,
             live: LiveSchema::new(schema),
+            store: self.store,
             on_discard: self.on_discard,
             on_failed: self.on_failed,
         });
@@ -420,5 +410,34 @@ impl Prepared {
                 close_timeout: self.options.close_timeout,
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn on_full_comes_from_the_environment_value_or_defaults_to_backpressure() {
+        assert_eq!(on_full_from(None).unwrap(), OnFull::Backpressure);
+        assert_eq!(
+            on_full_from(Some("  ".into())).unwrap(),
+            OnFull::Backpressure
+        );
+        assert_eq!(on_full_from(Some("block".into())).unwrap(), OnFull::Block);
+        assert_eq!(on_full_from(Some(" RAISE ".into())).unwrap(), OnFull::Raise);
+        let err = on_full_from(Some("drop".into())).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "invalid setting AICM_DELIVERY_ON_FULL: `drop` is not one of block, raise, \
+             backpressure"
+        );
+    }
+
+    #[test]
+    fn on_full_round_trips_through_display() {
+        for p in [OnFull::Block, OnFull::Raise, OnFull::Backpressure] {
+            assert_eq!(p.to_string().parse::<OnFull>().unwrap(), p);
+        }
     }
 }

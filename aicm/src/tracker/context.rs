@@ -33,7 +33,6 @@ impl LiveSchema {
     }
 
     /// A refreshed schema: typed records are compared again.
-    #[allow(dead_code)] // used by `refresh` once the config store lands
     pub fn replace(&self, schema: Schema) {
         *self.schema.write() = Arc::new(schema);
         self.verdicts.lock().clear();

@@ -1,7 +1,6 @@
 //! The `Tracker`: validates and stamps usage records and hands them to the shared delivery
 //! worker.
 
-mod bootstrap;
 mod builder;
 mod context;
 mod options;
@@ -68,6 +67,8 @@ pub(crate) struct TrackerCore {
     pub live: LiveSchema,
     pub on_discard: Option<Callback<DiscardedRecord>>,
     pub on_failed: Option<Callback<FailedRecord>>,
+    /// Configs and triggered limits (`None` for an in-memory Tracker).
+    pub store: Option<crate::config::ConfigStore>,
 }
 
 impl fmt::Debug for Tracker {
@@ -212,6 +213,7 @@ impl Tracker {
             self.inner.close_timeout
         };
         let flushed = worker.queue.flush(timeout);
+        self.flush_ini_blocking();
         if registry::release(worker) && flushed.is_ok() {
             worker.wait_stopped(Duration::from_secs(5));
         }
@@ -225,10 +227,69 @@ impl Tracker {
         }
         let worker = &self.inner.worker;
         let flushed = worker.queue.flush_async(self.inner.close_timeout).await;
+        if let Some(store) = self.inner.core.store.clone() {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            worker.runtime.spawn(async move {
+                store.flush_ini().await;
+                let _ = tx.send(());
+            });
+            let _ = rx.await;
+        }
         if registry::release(worker) && flushed.is_ok() {
             worker.wait_stopped_async(Duration::from_secs(5)).await;
         }
         flushed.map_err(Error::Flush)
+    }
+
+    /// The triggered limits currently active for this Tracker's account (refreshed from every
+    /// delivery answer), optionally only those naming `customer_key`.
+    pub fn triggered_limits(&self, customer_key: Option<&str>) -> Vec<crate::TriggeredLimit> {
+        match &self.inner.core.store {
+            Some(store) => store.triggered_limits(customer_key),
+            None => Vec::new(),
+        }
+    }
+
+    /// Refetches configs and triggered limits from the API; a changed schema applies to the
+    /// next `track`. Blocks the calling thread; from async code use [`Tracker::refresh_async`].
+    pub fn refresh(&self) -> Result<(), Error> {
+        if self.inner.worker.is_current_thread() {
+            return Err(Error::Worker(
+                "refresh cannot block inside a delivery callback; use refresh_async".to_owned(),
+            ));
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let tracker = self.clone();
+        self.inner.worker.runtime.spawn(async move {
+            let _ = tx.send(tracker.refresh_here().await);
+        });
+        rx.recv()
+            .unwrap_or_else(|_| Err(Error::Worker("the delivery worker stopped".to_owned())))
+    }
+
+    /// [`Tracker::refresh`] without blocking the executor.
+    pub async fn refresh_async(&self) -> Result<(), Error> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let tracker = self.clone();
+        self.inner.worker.runtime.spawn(async move {
+            let _ = tx.send(tracker.refresh_here().await);
+        });
+        rx.await
+            .unwrap_or_else(|_| Err(Error::Worker("the delivery worker stopped".to_owned())))
+    }
+
+    /// Runs on the worker's runtime, where the HTTP client lives.
+    async fn refresh_here(&self) -> Result<(), Error> {
+        let core = &self.inner.core;
+        let Some(store) = &core.store else {
+            return Ok(());
+        };
+        store.refresh().await?;
+        let loaded = store.config(&core.config_id)?;
+        if *core.live.get() != loaded.schema {
+            core.live.replace(loaded.schema);
+        }
+        Ok(())
     }
 
     /// Whether this Tracker (or a clone) was closed.
@@ -239,6 +300,22 @@ impl Tracker {
     /// A consistent snapshot of this Tracker's delivery worker.
     pub fn health(&self) -> DeliveryHealth {
         self.inner.worker.queue.health()
+    }
+
+    /// Lets the last triggered limits reach `AICM.INI` before the worker stops.
+    fn flush_ini_blocking(&self) {
+        let Some(store) = self.inner.core.store.clone() else {
+            return;
+        };
+        if self.inner.worker.is_current_thread() {
+            return;
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.inner.worker.runtime.spawn(async move {
+            store.flush_ini().await;
+            let _ = tx.send(());
+        });
+        let _ = rx.recv_timeout(Duration::from_secs(10));
     }
 
     fn prepare(
@@ -262,7 +339,7 @@ impl Tracker {
                 option: "context",
                 message: format!(
                     "must be a JSON object, got {}",
-                    crate::usage::json_kind(context)
+                    crate::validate::json_kind(context)
                 ),
             });
         }
@@ -395,6 +472,7 @@ impl TrackerCore {
             live: LiveSchema::new(aicm_schema::Schema::empty()),
             on_discard: None,
             on_failed: None,
+            store: None,
         })
     }
 }

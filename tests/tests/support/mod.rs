@@ -1,5 +1,5 @@
 //! Shared set-up for the Tracker tests against the local API.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,7 +44,7 @@ pub fn chat_usage(i: u64) -> serde_json::Value {
         "input_tokens": i,
         "output_tokens": 2 * i,
         "model": "gpt-4o-mini",
-        "cached": i % 2 == 0,
+        "cached": i.is_multiple_of(2),
     })
 }
 

@@ -1,0 +1,23 @@
+//! Mistakes in `#[usage(...)]`.
+use aicm::Usage;
+use serde::Serialize;
+
+#[derive(Serialize, Usage)]
+struct NoSchema {
+    tokens: u32,
+}
+
+#[derive(Serialize, Usage)]
+#[usage(schema = r#"{"tokens": "int"}"#, schema_file = "x.json", config_id = "")]
+struct Twice {
+    tokens: u32,
+}
+
+#[derive(Serialize, Usage)]
+#[usage(schema = r#"{"tokens": "int"}"#, colour = "red")]
+struct Unknown {
+    #[usage(schema = "{}")]
+    tokens: u32,
+}
+
+fn main() {}

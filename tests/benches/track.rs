@@ -1,0 +1,165 @@
+//! The caller's cost of `track`: what a request handler pays per record. The queue is larger
+//! than the calls per sample, so this measures accepting a record, not waiting for delivery.
+//! While a sample is timed the local API holds the worker's request (stall), so the worker and
+//! server use no CPU; between samples the queue is drained (untimed).
+//!
+//! `cargo bench -p aicm-tests --bench track`
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use aicm::{OnFull, TrackOptions, Tracker};
+use aicm_tests::{LocalApi, LocalApiThread};
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde_json::json;
+
+fn setup() -> (LocalApiThread, Tracker) {
+    let api = LocalApi::builder()
+        .count_only(true)
+        .start_in_thread()
+        .unwrap();
+    let tracker = Tracker::builder("chat-completions", "openai::gpt-4o-mini")
+        .api_key(api.api_key())
+        .api_base(api.api_base())
+        .ini_path(std::env::temp_dir().join(format!("aicm-bench-{}.ini", std::process::id())))
+        .queue_size(4_000_000)
+        .on_full(OnFull::Backpressure)
+        .build()
+        .unwrap();
+    (api, tracker)
+}
+
+/// Times `iters` calls of `one` with the delivery side idle, then drains the queue untimed.
+fn timed(
+    api: &LocalApiThread,
+    tracker: &Tracker,
+    iters: u64,
+    mut one: impl FnMut(u64),
+) -> Duration {
+    api.set_stall(true);
+    let start = Instant::now();
+    for i in 0..iters {
+        one(i);
+    }
+    let elapsed = start.elapsed();
+    api.set_stall(false);
+    tracker.flush(Duration::from_secs(600)).unwrap();
+    elapsed
+}
+
+fn dynamic(c: &mut Criterion) {
+    let (_api, tracker) = setup();
+    let mut group = c.benchmark_group("track");
+    group.measurement_time(Duration::from_secs(3));
+    group.bench_function(
+        "dynamic_json_validated_5_fields_with_customer_and_context",
+        |b| {
+            let mut i = 0u64;
+            b.iter(|| {
+                i += 1;
+                tracker
+                    .track_with(
+                        json!({
+                            "input_tokens": i,
+                            "output_tokens": 42,
+                            "model": "gpt-4o-mini",
+                            "cached": false,
+                            "latency_ms": 12.5,
+                        }),
+                        TrackOptions::new()
+                            .client_customer_key("acme")
+                            .context(json!({"request": "r-1"})),
+                    )
+                    .unwrap()
+            })
+        },
+    );
+    group.finish();
+    let h = tracker.health();
+    assert!(h.is_balanced());
+    tracker.close().unwrap();
+}
+
+/// The 5-field record of the chat-completions config, owned: moved to the worker and
+/// serialised there.
+#[derive(serde::Serialize, aicm::Usage)]
+#[usage(
+    schema = r#"{"input_tokens": "int", "output_tokens": "int", "model": "str",
+    "cached": "bool", "latency_ms": "Optional[float]"}"#
+)]
+struct ChatUsage {
+    input_tokens: i64,
+    output_tokens: i64,
+    model: String,
+    cached: bool,
+    latency_ms: Option<f64>,
+}
+
+/// The same record borrowing its text: serialised on the caller.
+#[derive(serde::Serialize, aicm::Usage)]
+#[usage(
+    schema = r#"{"input_tokens": "int", "output_tokens": "int", "model": "str",
+    "cached": "bool", "latency_ms": "Optional[float]"}"#
+)]
+struct ChatUsageRef<'a> {
+    input_tokens: i64,
+    output_tokens: i64,
+    model: &'a str,
+    cached: bool,
+    latency_ms: Option<f64>,
+}
+
+fn typed(c: &mut Criterion) {
+    let (api, tracker) = setup();
+    let mut group = c.benchmark_group("track");
+    group.measurement_time(Duration::from_secs(3));
+    let context = json!({"request": "r-1"});
+    group.bench_function("typed_owned_5_fields_with_customer_and_context", |b| {
+        b.iter_custom(|iters| {
+            timed(&api, &tracker, iters, |i| {
+                tracker
+                    .track_with(
+                        ChatUsage {
+                            input_tokens: i as i64,
+                            output_tokens: 42,
+                            model: String::from("gpt-4o-mini"),
+                            cached: false,
+                            latency_ms: Some(12.5),
+                        },
+                        TrackOptions::new()
+                            .client_customer_key("acme")
+                            .context(context.clone()),
+                    )
+                    .unwrap();
+            })
+        })
+    });
+    let model = String::from("gpt-4o-mini");
+    group.bench_function("typed_borrowed_5_fields_with_customer_and_context", |b| {
+        b.iter_custom(|iters| {
+            timed(&api, &tracker, iters, |i| {
+                let usage = ChatUsageRef {
+                    input_tokens: i as i64,
+                    output_tokens: 42,
+                    model: &model,
+                    cached: false,
+                    latency_ms: Some(12.5),
+                };
+                tracker
+                    .track_with(
+                        &usage,
+                        TrackOptions::new()
+                            .client_customer_key("acme")
+                            .context(context.clone()),
+                    )
+                    .unwrap();
+            })
+        })
+    });
+    group.finish();
+    assert!(tracker.health().is_balanced());
+    tracker.close().unwrap();
+}
+
+criterion_group!(benches, typed, dynamic);
+criterion_main!(benches);
