@@ -99,6 +99,8 @@ pub mod __private;
 pub mod conform;
 mod delivery;
 mod error;
+#[cfg(feature = "spool")]
+pub mod spool;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tracker;

@@ -1,0 +1,580 @@
+//! The durable spool: an on-disk queue in SQLite so that records survive a crash, a restart or
+//! a long outage (feature `spool`).
+//!
+//! A [`Spool`] is one SQLite file in write-ahead-log mode, shareable by several processes. Each
+//! row is one record's wire JSON (one `usage_records` item), its `response_id` (unique: a
+//! re-append is a no-op), its config id, and its delivery state:
+//!
+//! ```text
+//!   append ──► queued ──claim──► claimed ──ack──► (deleted: the server said 2xx)
+//!                ▲                 │  │
+//!                └────release──────┘  └──fail──► failed ──requeue──► queued
+//!              (5xx, network; retry_at)          (purge deletes)
+//! ```
+//!
+//! * **Durable.** `append` returns only once the row is committed. With
+//!   [`Durability::Process`] (the default) a committed row survives the process being killed;
+//!   with [`Durability::Fsync`] it also survives a power loss.
+//! * **Group commit.** One writer thread per `Spool` commits every append waiting at that
+//!   moment in one transaction, so concurrent callers share the cost of a commit.
+//! * **At least once, across processes.** A claim is one `UPDATE … WHERE id IN (SELECT … LIMIT
+//!   n) RETURNING …` that records the owner and a lease end. Another process takes a claimed
+//!   row only once its lease has ended, so live processes never deliver the same row twice; a
+//!   row is delivered again only after its owner died mid-delivery (same `response_id`, which
+//!   the server deduplicates). `ack`, `release`, `fail` and `renew` touch only rows the given
+//!   owner still holds.
+//! * **Bounded.** `max_rows` / `max_bytes` over queued and claimed rows, with the `OnFull`
+//!   policies of the memory queue.
+//! * **Refuses bad files.** A file that is not an SQLite database, is corrupt, unreadable,
+//!   read-only, a directory or another application's database is an error naming the path,
+//!   never a silently empty queue.
+//!
+//! # Contract for the delivery worker (crate-internal use)
+//!
+//! Every method is synchronous and may block (on the writer, on disk, on another process's
+//! lock up to `busy_timeout`): call them from plain threads or `spawn_blocking`, never on an
+//! executor thread. The `*_async` variants only await a oneshot, so they are safe on an
+//! executor; they submit their work when called (before the first poll), and dropping the
+//! future does not cancel it.
+//!
+//! ```text
+//! Spool::open(path: impl AsRef<Path>, options: SpoolOptions) -> Result<Spool, SpoolError>
+//! Spool::new_owner() -> String                       // unique per call: "<pid>-<random>"
+//!
+//! append(&self, body: Vec<u8>, response_id: &str, config_id: &str) -> Result<Appended, SpoolError>
+//! append_async(&self, body: Vec<u8>, response_id: &str, config_id: &str)
+//!     -> impl Future<Output = Result<Appended, SpoolError>> + Send + 'static  // owns its data
+//!
+//! claim(&self, owner: &str, max: usize, lease: Duration) -> Result<Vec<ClaimedRow>, SpoolError>
+//! ack(&self, owner: &str, ids: &[i64]) -> Result<usize, SpoolError>         // after a 2xx only
+//! release(&self, owner: &str, ids: &[i64], retry_at: SystemTime,
+//!         status: Option<u16>, error: &str) -> Result<usize, SpoolError>   // attempts + 1
+//! fail(&self, owner: &str, ids: &[i64], status: Option<u16>, reason: &str)
+//!     -> Result<usize, SpoolError>                                          // attempts + 1
+//! renew(&self, owner: &str, ids: &[i64], lease: Duration) -> Result<usize, SpoolError>
+//! (each also as `*_async`, same arguments, owned result future)
+//!
+//! stats(&self) -> Result<SpoolStats, SpoolError>                            // reader connection
+//! list_failed(&self, limit: usize) -> Result<Vec<FailedRow>, SpoolError>
+//! requeue(&self, Selection) -> Result<usize, SpoolError>                    // failed -> queued
+//! purge(&self, Selection) -> Result<usize, SpoolError>                      // deletes failed
+//! ```
+//!
+//! The returned `usize` is how many of the given rows the owner still held: fewer than asked
+//! means their lease ran out and another process took them over (do not count them as yours).
+//! [`ClaimedRow::attempts`] counts earlier releases, for the retry budget: fail a row instead of
+//! releasing it once `attempts + 1` exceeds it. Rows come back from `claim` sorted by id; a
+//! claim takes the rows that have been due longest (fresh rows in append order, then rows
+//! whose retry time or lease end came first). [`Appended::displaced`] lists rows deleted to
+//! make room under `OnFull::Backpressure` (count them as discarded); [`Appended::duplicate`]
+//! says the `response_id` was already stored.
+//!
+//! Also: `list_failed_after(after_id, limit)` (paging), `path()`, `options()`,
+//! `writer_stats()` (commits, appends, writer busy time: group-commit efficiency), and
+//! [`SpoolError::is_transient`] (full, block timeout, lock held past `busy_timeout`).
+//!
+//! # Threads and sharing
+//!
+//! A `Spool` runs two threads: the group-commit writer (every write of this handle goes
+//! through it, in submission order within a group: other operations first, then appends) and
+//! a checkpointer that copies the log back into the file off the commit path. Reads (`stats`,
+//! `list_failed`) use a third connection and never wait for the writer. Open **one `Spool` per
+//! file per process** and share it with `Arc`: two handles in one process work (as two
+//! processes do) but contend for the file's write lock instead of sharing commits.
+//!
+//! Dropping a `Spool` finishes the jobs already submitted, answers appends still blocked on a
+//! full spool with [`SpoolError::Closed`], and joins both threads (a few milliseconds).
+//!
+//! # Cost
+//!
+//! A commit costs a few dozen system calls plus one log write per page it changes; for
+//! appends that is a page of the table, of each index and of `spool_meta`. The unique index on
+//! `response_id` puts each random (v4) id on a random page, so it adds about one page per
+//! record; time-ordered ids (such as UUIDv7, also 32 hex digits) append to one page instead.
+
+mod checkpoint;
+mod clock;
+mod error;
+mod limits;
+mod options;
+mod reply;
+mod rows;
+mod schema;
+mod store;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use parking_lot::Mutex;
+use rusqlite::Connection;
+
+pub use error::SpoolError;
+pub use options::{Durability, ParseDurabilityError, SpoolOptions, defaults};
+pub use rows::{Appended, ClaimedRow, DisplacedRow, FailedRow, Selection, SpoolStats, WriterStats};
+
+use clock::{Clock, from_ms, to_ms};
+use limits::Limits;
+use schema::Role;
+use writer::{AppendJob, Ctx, Job, Ran, Writer};
+
+/// An open spool file. Share it with `Arc`; every method takes `&self` and may be called from
+/// any thread. See the [module documentation](self) for the model and the delivery contract.
+pub struct Spool {
+    path: Arc<PathBuf>,
+    options: SpoolOptions,
+    clock: Clock,
+    /// Reads (stats, listings) go through their own connection: with WAL they never wait for
+    /// the writer.
+    reader: Mutex<Connection>,
+    writer: Writer,
+}
+
+impl std::fmt::Debug for Spool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spool")
+            .field("path", &self.path)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Spool {
+    /// Opens the spool at `path`, creating it (unless `options.create` is off) when it does not
+    /// exist. Fails, naming the path, when the file is not a healthy aicm spool.
+    pub fn open(path: impl AsRef<Path>, options: SpoolOptions) -> Result<Spool, SpoolError> {
+        Self::open_with_clock(path.as_ref(), options, Clock::System)
+    }
+
+    fn open_with_clock(
+        path: &Path,
+        options: SpoolOptions,
+        clock: Clock,
+    ) -> Result<Spool, SpoolError> {
+        let path = Arc::new(path.to_owned());
+        let write_conn = schema::open_connection(&path, &options, Role::Writer)?;
+        let reader = schema::open_connection(&path, &options, Role::Reader)?;
+        let limits = Limits {
+            max_rows: options.max_rows,
+            max_bytes: options.max_bytes,
+            on_full: options.on_full,
+            block_timeout: options.block_timeout,
+            path: path.clone(),
+        };
+        let checkpointer = checkpoint::Checkpointer::start(
+            schema::open_connection(&path, &options, Role::Checkpointer)?,
+            path.clone(),
+        )
+        .map_err(|e| SpoolError::Storage {
+            path: (*path).clone(),
+            operation: "open",
+            message: format!("could not spawn the checkpoint thread: {e}"),
+            busy: false,
+        })?;
+        checkpoint::count_log_frames(&write_conn);
+        let writer = Writer::start(
+            write_conn,
+            limits,
+            clock.clone(),
+            path.clone(),
+            checkpointer,
+        )?;
+        tracing::debug!(path = %path.display(), durability = %options.durability, "spool opened");
+        Ok(Spool {
+            path,
+            options,
+            clock,
+            reader: Mutex::new(reader),
+            writer,
+        })
+    }
+
+    /// The file this spool lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The options it was opened with.
+    pub fn options(&self) -> &SpoolOptions {
+        &self.options
+    }
+
+    /// A fresh owner name for `claim`: the process id and a random part, so that two
+    /// processes (or two workers of one process) never share one.
+    pub fn new_owner() -> String {
+        let random = uuid::Uuid::new_v4().simple().to_string();
+        format!("{}-{}", std::process::id(), &random[..12])
+    }
+
+    /// Stores a record and returns once it is durable (see [`Durability`]). `body` is one
+    /// `usage_records` item exactly as it will be sent; the spool does not parse it. Under
+    /// `OnFull::Block` this may wait up to `block_timeout` for room.
+    #[doc(hidden)]
+    pub fn append(
+        &self,
+        body: Vec<u8>,
+        response_id: &str,
+        config_id: &str,
+    ) -> Result<Appended, SpoolError> {
+        let (reply, slot) = reply::for_thread(self.path.clone(), self.writer.hub());
+        self.writer.submit(Job::Append(self.append_job(
+            body,
+            response_id,
+            config_id,
+            reply,
+        )));
+        slot.wait(self.writer.hub())
+    }
+
+    /// [`Spool::append`] for async callers: submits now, and the future awaits the commit
+    /// without blocking the executor.
+    #[doc(hidden)]
+    pub fn append_async(
+        &self,
+        body: Vec<u8>,
+        response_id: &str,
+        config_id: &str,
+    ) -> impl Future<Output = Result<Appended, SpoolError>> + Send + use<> {
+        let (reply, rx) = reply::for_task(self.path.clone());
+        self.writer.submit(Job::Append(self.append_job(
+            body,
+            response_id,
+            config_id,
+            reply,
+        )));
+        let path = self.path.clone();
+        async move { reply::closed(rx.await, &path) }
+    }
+
+    fn append_job(
+        &self,
+        body: Vec<u8>,
+        response_id: &str,
+        config_id: &str,
+        reply: reply::Reply<Appended>,
+    ) -> AppendJob {
+        AppendJob {
+            body,
+            response_id: response_id.to_owned(),
+            config_id: config_id.to_owned(),
+            deadline: match self.options.block_timeout {
+                Some(t) if self.options.on_full == crate::OnFull::Block => Some(Instant::now() + t),
+                _ => None,
+            },
+            reply,
+        }
+    }
+
+    /// Claims up to `max` due rows for `owner` until `now + lease`: queued rows whose retry
+    /// time has come, and rows whose previous owner's lease has ended.
+    #[doc(hidden)]
+    pub fn claim(
+        &self,
+        owner: &str,
+        max: usize,
+        lease: Duration,
+    ) -> Result<Vec<ClaimedRow>, SpoolError> {
+        self.run(claim_op(owner, max, lease))
+    }
+
+    /// [`Spool::claim`], awaited.
+    #[doc(hidden)]
+    pub fn claim_async(
+        &self,
+        owner: &str,
+        max: usize,
+        lease: Duration,
+    ) -> impl Future<Output = Result<Vec<ClaimedRow>, SpoolError>> + Send + use<> {
+        self.run_async(claim_op(owner, max, lease))
+    }
+
+    /// Deletes delivered rows (call only after the server's 2xx). Returns how many `owner`
+    /// still held.
+    #[doc(hidden)]
+    pub fn ack(&self, owner: &str, ids: &[i64]) -> Result<usize, SpoolError> {
+        self.run(ack_op(owner, ids))
+    }
+
+    /// [`Spool::ack`], awaited.
+    #[doc(hidden)]
+    pub fn ack_async(
+        &self,
+        owner: &str,
+        ids: &[i64],
+    ) -> impl Future<Output = Result<usize, SpoolError>> + Send + use<> {
+        self.run_async(ack_op(owner, ids))
+    }
+
+    /// Puts rows back in the queue, due again at `retry_at`, with one more attempt counted and
+    /// the error kept. Returns how many `owner` still held.
+    #[doc(hidden)]
+    pub fn release(
+        &self,
+        owner: &str,
+        ids: &[i64],
+        retry_at: SystemTime,
+        status: Option<u16>,
+        error: &str,
+    ) -> Result<usize, SpoolError> {
+        self.run(release_op(owner, ids, retry_at, status, error))
+    }
+
+    /// [`Spool::release`], awaited.
+    #[doc(hidden)]
+    pub fn release_async(
+        &self,
+        owner: &str,
+        ids: &[i64],
+        retry_at: SystemTime,
+        status: Option<u16>,
+        error: &str,
+    ) -> impl Future<Output = Result<usize, SpoolError>> + Send + use<> {
+        self.run_async(release_op(owner, ids, retry_at, status, error))
+    }
+
+    /// Marks rows failed, keeping the server's status and reason for the operator. Returns how
+    /// many `owner` still held.
+    #[doc(hidden)]
+    pub fn fail(
+        &self,
+        owner: &str,
+        ids: &[i64],
+        status: Option<u16>,
+        reason: &str,
+    ) -> Result<usize, SpoolError> {
+        self.run(fail_op(owner, ids, status, reason))
+    }
+
+    /// [`Spool::fail`], awaited.
+    #[doc(hidden)]
+    pub fn fail_async(
+        &self,
+        owner: &str,
+        ids: &[i64],
+        status: Option<u16>,
+        reason: &str,
+    ) -> impl Future<Output = Result<usize, SpoolError>> + Send + use<> {
+        self.run_async(fail_op(owner, ids, status, reason))
+    }
+
+    /// Extends the lease of rows `owner` still holds to `now + lease` (for batches whose
+    /// delivery outlasts the lease). Returns how many it still held.
+    #[doc(hidden)]
+    pub fn renew(&self, owner: &str, ids: &[i64], lease: Duration) -> Result<usize, SpoolError> {
+        self.run(renew_op(owner, ids, lease))
+    }
+
+    /// [`Spool::renew`], awaited.
+    #[doc(hidden)]
+    pub fn renew_async(
+        &self,
+        owner: &str,
+        ids: &[i64],
+        lease: Duration,
+    ) -> impl Future<Output = Result<usize, SpoolError>> + Send + use<> {
+        self.run_async(renew_op(owner, ids, lease))
+    }
+
+    /// Puts failed rows back in the queue, due now, with a fresh retry budget. Returns how many.
+    pub fn requeue(&self, selection: Selection) -> Result<usize, SpoolError> {
+        self.run(op("requeue", move |ctx| {
+            store::requeue(ctx.conn, &selection, ctx.now)
+        }))
+    }
+
+    /// Deletes failed rows. Returns how many.
+    pub fn purge(&self, selection: Selection) -> Result<usize, SpoolError> {
+        self.run(op("purge", move |ctx| store::purge(ctx.conn, &selection)))
+    }
+
+    /// Depth, failed rows, bytes and the oldest record's age, in one consistent read. Does not
+    /// wait for the writer.
+    pub fn stats(&self) -> Result<SpoolStats, SpoolError> {
+        let err = |e: rusqlite::Error| SpoolError::storage(&self.path, "stats", &e);
+        let conn = self.reader.lock();
+        let (meta, oldest, appended) = read_tx(&conn, |c| {
+            Ok((store::meta(c)?, store::oldest_live(c)?, store::appended(c)?))
+        })
+        .map_err(err)?;
+        drop(conn);
+        let now = self.clock.now_ms();
+        let wal = wal_path(&self.path);
+        let file_bytes = [self.path.as_path(), wal.as_path()]
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum();
+        Ok(SpoolStats {
+            queued: meta.queued,
+            claimed: meta.claimed,
+            failed: meta.failed,
+            live_bytes: meta.live_bytes,
+            failed_bytes: meta.failed_bytes,
+            oldest_created_at: oldest.map(from_ms),
+            oldest_age: oldest.map(|t| Duration::from_millis(u64::try_from(now - t).unwrap_or(0))),
+            appended_total: u64::try_from(appended).unwrap_or(0),
+            file_bytes,
+            max_rows: self.options.max_rows,
+            max_bytes: self.options.max_bytes,
+        })
+    }
+
+    /// Failed rows, oldest first, at most `limit`.
+    pub fn list_failed(&self, limit: usize) -> Result<Vec<FailedRow>, SpoolError> {
+        self.list_failed_after(0, limit)
+    }
+
+    /// Failed rows with an id above `after_id`, oldest first, at most `limit`: pages through a
+    /// long list.
+    pub fn list_failed_after(
+        &self,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<FailedRow>, SpoolError> {
+        let conn = self.reader.lock();
+        store::list_failed(&conn, after_id, limit)
+            .map_err(|e| SpoolError::storage(&self.path, "list_failed", &e))
+    }
+
+    /// Commits and appends of this handle's writer so far (group-commit efficiency).
+    #[doc(hidden)]
+    pub fn writer_stats(&self) -> WriterStats {
+        self.writer.stats()
+    }
+
+    fn run<T: Send + 'static>(&self, op: Op<T>) -> Result<T, SpoolError> {
+        let (reply, slot) = reply::for_thread(self.path.clone(), self.writer.hub());
+        self.writer.submit(Job::Op(op.into_job(reply)));
+        slot.wait(self.writer.hub())
+    }
+
+    fn run_async<T: Send + 'static>(
+        &self,
+        op: Op<T>,
+    ) -> impl Future<Output = Result<T, SpoolError>> + Send + use<T> {
+        let (reply, rx) = reply::for_task(self.path.clone());
+        self.writer.submit(Job::Op(op.into_job(reply)));
+        let path = self.path.clone();
+        async move { reply::closed(rx.await, &path) }
+    }
+
+    #[cfg(test)]
+    fn writer(&self) -> &Writer {
+        &self.writer
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        self.writer.close();
+    }
+}
+
+/// An operation for the writer: its name (for errors) and its statements.
+struct Op<T> {
+    name: &'static str,
+    #[allow(clippy::type_complexity)]
+    run: Box<dyn FnOnce(&Ctx<'_>) -> rusqlite::Result<T> + Send>,
+}
+
+fn op<T>(
+    name: &'static str,
+    run: impl FnOnce(&Ctx<'_>) -> rusqlite::Result<T> + Send + 'static,
+) -> Op<T> {
+    Op {
+        name,
+        run: Box::new(run),
+    }
+}
+
+impl<T: Send + 'static> Op<T> {
+    /// The writer's job: run, then answer once the commit's outcome is known.
+    fn into_job(self, reply: reply::Reply<T>) -> writer::OpFn {
+        let Op { name, run } = self;
+        Box::new(move |ctx: Option<&Ctx<'_>>| {
+            let result =
+                ctx.map(|ctx| run(ctx).map_err(|e| SpoolError::storage(ctx.path, name, &e)));
+            let ok = matches!(result, Some(Ok(_)));
+            Ran {
+                ok,
+                settle: Box::new(move |commit| {
+                    reply.send(match (commit, result) {
+                        (Err(e), _) => Err(e),
+                        (Ok(()), Some(r)) => r,
+                        // Not run and yet committed cannot happen; answer as closed.
+                        (Ok(()), None) => Err(SpoolError::Storage {
+                            path: PathBuf::new(),
+                            operation: name,
+                            message: "not run".to_owned(),
+                            busy: false,
+                        }),
+                    })
+                }),
+            }
+        })
+    }
+}
+
+fn claim_op(owner: &str, max: usize, lease: Duration) -> Op<Vec<ClaimedRow>> {
+    let owner = owner.to_owned();
+    op("claim", move |ctx| {
+        store::claim(ctx.conn, &owner, max, lease, ctx.now)
+    })
+}
+
+fn ack_op(owner: &str, ids: &[i64]) -> Op<usize> {
+    let (owner, ids) = (owner.to_owned(), ids.to_vec());
+    op("ack", move |ctx| store::ack(ctx.conn, &owner, &ids))
+}
+
+fn release_op(
+    owner: &str,
+    ids: &[i64],
+    retry_at: SystemTime,
+    status: Option<u16>,
+    error: &str,
+) -> Op<usize> {
+    let (owner, ids, error) = (owner.to_owned(), ids.to_vec(), error.to_owned());
+    let retry_at = to_ms(retry_at);
+    op("release", move |ctx| {
+        store::release(ctx.conn, &owner, &ids, retry_at, status, &error)
+    })
+}
+
+fn fail_op(owner: &str, ids: &[i64], status: Option<u16>, reason: &str) -> Op<usize> {
+    let (owner, ids, reason) = (owner.to_owned(), ids.to_vec(), reason.to_owned());
+    op("fail", move |ctx| {
+        store::fail(ctx.conn, &owner, &ids, status, &reason, ctx.now)
+    })
+}
+
+fn renew_op(owner: &str, ids: &[i64], lease: Duration) -> Op<usize> {
+    let (owner, ids) = (owner.to_owned(), ids.to_vec());
+    op("renew", move |ctx| {
+        store::renew(ctx.conn, &owner, &ids, lease, ctx.now)
+    })
+}
+
+/// Runs `f` in one read transaction, so its reads agree with each other.
+fn read_tx<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.execute_batch("BEGIN")?;
+    let result = f(conn);
+    let end = conn.execute_batch("COMMIT");
+    let value = result?;
+    end?;
+    Ok(value)
+}
+
+fn wal_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
+}

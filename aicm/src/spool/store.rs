@@ -1,0 +1,305 @@
+//! The statements, one function each, on a connection the caller has put in the right
+//! transaction. Row-changing functions that act for a delivery worker take its `owner` and touch
+//! only rows it still holds, so a process whose lease ran out (and whose rows another process
+//! took over) can no longer acknowledge, release or fail them.
+
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::clock::{add_ms, from_ms};
+use super::rows::{ClaimedRow, DisplacedRow, FailedRow, Selection};
+
+/// Queued + claimed rows and their body bytes, as the triggers keep them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Live {
+    pub rows: u64,
+    pub bytes: u64,
+}
+
+/// The row counts and bytes of `spool_meta`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Meta {
+    pub queued: u64,
+    pub claimed: u64,
+    pub failed: u64,
+    pub live_bytes: u64,
+    pub failed_bytes: u64,
+}
+
+fn u64_of(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+pub(crate) fn meta(conn: &Connection) -> rusqlite::Result<Meta> {
+    conn.prepare_cached(
+        "SELECT queued, claimed, failed, live_bytes, failed_bytes FROM spool_meta WHERE k = 1",
+    )?
+    .query_row([], |r| {
+        Ok(Meta {
+            queued: u64_of(r.get(0)?),
+            claimed: u64_of(r.get(1)?),
+            failed: u64_of(r.get(2)?),
+            live_bytes: u64_of(r.get(3)?),
+            failed_bytes: u64_of(r.get(4)?),
+        })
+    })
+}
+
+pub(crate) fn live(conn: &Connection) -> rusqlite::Result<Live> {
+    let m = meta(conn)?;
+    Ok(Live {
+        rows: m.queued + m.claimed,
+        bytes: m.live_bytes,
+    })
+}
+
+/// Inserts a queued row. `None`: a row with this response id exists already. The caller adds
+/// the row to `spool_meta` (see [`add_inserted`]).
+pub(crate) fn insert(
+    conn: &Connection,
+    response_id: &str,
+    body: &[u8],
+    config_id: &str,
+    now: i64,
+) -> rusqlite::Result<Option<i64>> {
+    let changed = conn
+        .prepare_cached(
+            "INSERT INTO spool (response_id, body, config_id, created_at, next_attempt_at)
+             VALUES (?1, ?2, ?3, ?4, ?4)
+             ON CONFLICT (response_id) DO NOTHING",
+        )?
+        .execute(params![response_id, body, config_id, now])?;
+    Ok((changed == 1).then(|| conn.last_insert_rowid()))
+}
+
+/// Counts rows inserted by this transaction into `spool_meta`: once per group instead of a
+/// trigger per row.
+pub(crate) fn add_inserted(conn: &Connection, rows: u64, bytes: u64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE spool_meta SET queued = queued + ?1, live_bytes = live_bytes + ?2,
+             appended = appended + ?1
+         WHERE k = 1",
+    )?
+    .execute(params![
+        i64::try_from(rows).unwrap_or(i64::MAX),
+        i64::try_from(bytes).unwrap_or(i64::MAX)
+    ])?;
+    Ok(())
+}
+
+pub(crate) fn find(conn: &Connection, response_id: &str) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT id FROM spool WHERE response_id = ?1")?
+        .query_row([response_id], |r| r.get(0))
+        .optional()
+}
+
+/// Deletes the oldest queued row (by id) to make room; `None` when no row is queued.
+pub(crate) fn displace_oldest(conn: &Connection) -> rusqlite::Result<Option<DisplacedRow>> {
+    conn.prepare_cached(
+        "DELETE FROM spool WHERE id = (
+             SELECT id FROM spool WHERE state = 'queued' ORDER BY id LIMIT 1)
+         RETURNING id, response_id, body",
+    )?
+    .query_row([], |r| {
+        Ok(DisplacedRow {
+            id: r.get(0)?,
+            response_id: r.get(1)?,
+            body: r.get(2)?,
+        })
+    })
+    .optional()
+}
+
+/// Claims up to `max` due rows in ONE statement: queued rows whose retry time has come and
+/// claimed rows whose lease has ended (their owner died or stalled), longest due first.
+/// A lease ending at `t` is over at `t`. Returned sorted by id.
+pub(crate) fn claim(
+    conn: &Connection,
+    owner: &str,
+    max: usize,
+    lease: Duration,
+    now: i64,
+) -> rusqlite::Result<Vec<ClaimedRow>> {
+    let lease_until = add_ms(now, lease);
+    let max = i64::try_from(max).unwrap_or(i64::MAX);
+    let mut stmt = conn.prepare_cached(
+        "UPDATE spool SET state = 'claimed', owner = ?1, lease_until = ?2
+         WHERE id IN (
+             SELECT id FROM spool WHERE due_at <= ?3 ORDER BY due_at, id LIMIT ?4)
+         RETURNING id, response_id, body, config_id, attempts, created_at",
+    )?;
+    let mut rows = stmt
+        .query_map(params![owner, lease_until, now, max], |r| {
+            Ok(ClaimedRow {
+                id: r.get(0)?,
+                response_id: r.get(1)?,
+                body: r.get(2)?,
+                config_id: r.get(3)?,
+                attempts: u32::try_from(r.get::<_, i64>(4)?).unwrap_or(u32::MAX),
+                created_at: from_ms(r.get(5)?),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.sort_unstable_by_key(|r| r.id);
+    Ok(rows)
+}
+
+/// Deletes delivered rows still held by `owner`; returns how many.
+pub(crate) fn ack(conn: &Connection, owner: &str, ids: &[i64]) -> rusqlite::Result<usize> {
+    let mut stmt = conn
+        .prepare_cached("DELETE FROM spool WHERE id = ?1 AND owner = ?2 AND state = 'claimed'")?;
+    let mut n = 0;
+    for id in ids {
+        n += stmt.execute(params![id, owner])?;
+    }
+    Ok(n)
+}
+
+/// Puts rows back in the queue to be retried at `retry_at`, one attempt more.
+pub(crate) fn release(
+    conn: &Connection,
+    owner: &str,
+    ids: &[i64],
+    retry_at: i64,
+    status: Option<u16>,
+    error: &str,
+) -> rusqlite::Result<usize> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE spool SET state = 'queued', owner = NULL, lease_until = NULL,
+             attempts = attempts + 1, next_attempt_at = ?3, last_status = ?4, last_error = ?5
+         WHERE id = ?1 AND owner = ?2 AND state = 'claimed'",
+    )?;
+    let mut n = 0;
+    for id in ids {
+        n += stmt.execute(params![id, owner, retry_at, status, error])?;
+    }
+    Ok(n)
+}
+
+/// Marks rows failed, keeping the server's status and reason, one attempt more.
+pub(crate) fn fail(
+    conn: &Connection,
+    owner: &str,
+    ids: &[i64],
+    status: Option<u16>,
+    reason: &str,
+    now: i64,
+) -> rusqlite::Result<usize> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE spool SET state = 'failed', owner = NULL, lease_until = NULL,
+             attempts = attempts + 1, last_status = ?3, last_error = ?4, failed_at = ?5
+         WHERE id = ?1 AND owner = ?2 AND state = 'claimed'",
+    )?;
+    let mut n = 0;
+    for id in ids {
+        n += stmt.execute(params![id, owner, status, reason, now])?;
+    }
+    Ok(n)
+}
+
+/// Extends the lease of rows still held by `owner` (even if it has just run out, as long as
+/// nobody took them over).
+pub(crate) fn renew(
+    conn: &Connection,
+    owner: &str,
+    ids: &[i64],
+    lease: Duration,
+    now: i64,
+) -> rusqlite::Result<usize> {
+    let lease_until = add_ms(now, lease);
+    let mut stmt = conn.prepare_cached(
+        "UPDATE spool SET lease_until = ?3 WHERE id = ?1 AND owner = ?2 AND state = 'claimed'",
+    )?;
+    let mut n = 0;
+    for id in ids {
+        n += stmt.execute(params![id, owner, lease_until])?;
+    }
+    Ok(n)
+}
+
+/// Failed rows back to the queue, due now, with a fresh retry budget.
+pub(crate) fn requeue(
+    conn: &Connection,
+    selection: &Selection,
+    now: i64,
+) -> rusqlite::Result<usize> {
+    const SET: &str = "UPDATE spool SET state = 'queued', attempts = 0, next_attempt_at = ?1,
+                           owner = NULL, lease_until = NULL, failed_at = NULL";
+    match selection {
+        Selection::All => conn
+            .prepare_cached(&format!("{SET} WHERE state = 'failed'"))?
+            .execute([now]),
+        Selection::Ids(ids) => {
+            let mut stmt =
+                conn.prepare_cached(&format!("{SET} WHERE id = ?2 AND state = 'failed'"))?;
+            let mut n = 0;
+            for id in ids {
+                n += stmt.execute(params![now, id])?;
+            }
+            Ok(n)
+        }
+    }
+}
+
+/// Deletes failed rows.
+pub(crate) fn purge(conn: &Connection, selection: &Selection) -> rusqlite::Result<usize> {
+    match selection {
+        Selection::All => conn
+            .prepare_cached("DELETE FROM spool WHERE state = 'failed'")?
+            .execute([]),
+        Selection::Ids(ids) => {
+            let mut stmt =
+                conn.prepare_cached("DELETE FROM spool WHERE id = ?1 AND state = 'failed'")?;
+            let mut n = 0;
+            for id in ids {
+                n += stmt.execute([id])?;
+            }
+            Ok(n)
+        }
+    }
+}
+
+/// When the oldest queued or claimed row was appended (ids grow with time, so the first live
+/// row by id; the scan passes over failed rows only).
+pub(crate) fn oldest_live(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT created_at FROM spool WHERE state != 'failed' ORDER BY id LIMIT 1")?
+        .query_row([], |r| r.get(0))
+        .optional()
+}
+
+/// Rows ever appended to the file.
+pub(crate) fn appended(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("SELECT appended FROM spool_meta WHERE k = 1")?
+        .query_row([], |r| r.get(0))
+}
+
+/// Failed rows, oldest first, starting after row id `after`.
+pub(crate) fn list_failed(
+    conn: &Connection,
+    after: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<FailedRow>> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, response_id, config_id, body, attempts, last_status, last_error,
+                created_at, failed_at
+         FROM spool WHERE state = 'failed' AND id > ?1 ORDER BY id LIMIT ?2",
+    )?;
+    stmt.query_map(params![after, limit], |r| {
+        Ok(FailedRow {
+            id: r.get(0)?,
+            response_id: r.get(1)?,
+            config_id: r.get(2)?,
+            body: r.get(3)?,
+            attempts: u32::try_from(r.get::<_, i64>(4)?).unwrap_or(u32::MAX),
+            last_status: r
+                .get::<_, Option<i64>>(5)?
+                .and_then(|s| u16::try_from(s).ok()),
+            last_error: r.get(6)?,
+            created_at: from_ms(r.get(7)?),
+            failed_at: r.get::<_, Option<i64>>(8)?.map(from_ms),
+        })
+    })?
+    .collect()
+}

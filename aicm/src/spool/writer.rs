@@ -1,0 +1,653 @@
+//! Group commit: one thread owns the write connection and commits, in ONE transaction, every
+//! job waiting when it wakes (appends from any number of callers, claims, acks, ...), then
+//! wakes their callers. A commit costs about the same for 1 row as for 100, so concurrent
+//! `append`s share it; and since this process has a single writer, its own operations never
+//! wait on each other's file locks (other processes are waited for through `busy_timeout`).
+//!
+//! Order inside a group: other operations first (an ack frees room for the appends behind
+//! it), then appends still blocked from earlier groups (oldest first), then the new appends.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+use rusqlite::Connection;
+
+use super::checkpoint::{self, COMMITS_PER_CHECKPOINT, Checkpointer, INLINE_ABOVE_FRAMES};
+use super::clock::Clock;
+use super::error::SpoolError;
+use super::limits::{Limits, Room};
+use super::reply::{Hub, Reply};
+use super::rows::{Appended, WriterStats};
+use super::store;
+
+/// How often appends blocked on a full spool look for room freed by other processes (room
+/// freed by this process is seen at once).
+const BLOCKED_POLL: Duration = Duration::from_millis(20);
+
+/// What a job sees while it runs inside the group's transaction.
+pub(crate) struct Ctx<'a> {
+    pub conn: &'a Connection,
+    /// Milliseconds since the epoch, read once per group.
+    pub now: i64,
+    pub path: &'a Path,
+}
+
+/// The outcome of running one operation: whether its statements succeeded (else they are
+/// rolled back to its savepoint), and how to tell its caller once the commit is known.
+pub(crate) struct Ran {
+    pub ok: bool,
+    pub settle: Settle,
+}
+
+pub(crate) type Settle = Box<dyn FnOnce(Result<(), SpoolError>) + Send>;
+/// Runs an operation in the group's transaction; `None` when the transaction could not be
+/// started or was lost, so the operation only prepares its answer (the error).
+pub(crate) type OpFn = Box<dyn FnOnce(Option<&Ctx<'_>>) -> Ran + Send>;
+
+pub(crate) enum Job {
+    Append(AppendJob),
+    Op(OpFn),
+}
+
+pub(crate) struct AppendJob {
+    pub body: Vec<u8>,
+    pub response_id: String,
+    pub config_id: String,
+    /// When an `OnFull::Block` append gives up.
+    pub deadline: Option<Instant>,
+    pub reply: Reply<Appended>,
+}
+
+struct Inbox {
+    jobs: Vec<Job>,
+    closing: bool,
+    stopped: bool,
+    /// The writer is parked on `wake`: only then is a notify worth a syscall.
+    parked: bool,
+    /// Tests hold the writer to gather a known group.
+    #[cfg(test)]
+    held: bool,
+}
+
+struct Shared {
+    inbox: Mutex<Inbox>,
+    wake: Condvar,
+    commits: AtomicU64,
+    appends: AtomicU64,
+    busy_ns: AtomicU64,
+    /// Appends waiting for room after the last group, for tests and diagnostics.
+    blocked: std::sync::atomic::AtomicUsize,
+}
+
+pub(crate) struct Writer {
+    shared: Arc<Shared>,
+    hub: Arc<Hub>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    checkpointer: Arc<Checkpointer>,
+}
+
+impl Writer {
+    pub fn start(
+        conn: Connection,
+        limits: Limits,
+        clock: Clock,
+        path: Arc<std::path::PathBuf>,
+        checkpointer: Checkpointer,
+    ) -> Result<Writer, SpoolError> {
+        let checkpointer = Arc::new(checkpointer);
+        let thread_checkpointer = checkpointer.clone();
+        let hub = Arc::new(Hub::default());
+        let thread_hub = hub.clone();
+        let shared = Arc::new(Shared {
+            inbox: Mutex::new(Inbox {
+                jobs: Vec::with_capacity(64),
+                closing: false,
+                stopped: false,
+                parked: false,
+                #[cfg(test)]
+                held: false,
+            }),
+            wake: Condvar::new(),
+            commits: AtomicU64::new(0),
+            appends: AtomicU64::new(0),
+            busy_ns: AtomicU64::new(0),
+            blocked: std::sync::atomic::AtomicUsize::new(0),
+        });
+        let thread_shared = shared.clone();
+        let thread_path = path.clone();
+        let thread = std::thread::Builder::new()
+            .name("aicm-spool-writer".to_owned())
+            .spawn(move || {
+                let guard = StopGuard(thread_shared.clone());
+                let mut group = Group {
+                    shared: &thread_shared,
+                    conn: &conn,
+                    limits: &limits,
+                    clock: &clock,
+                    path: &thread_path,
+                    blocked: VecDeque::new(),
+                    checkpointer: &thread_checkpointer,
+                    since_checkpoint: 0,
+                    hub: &thread_hub,
+                };
+                group.run();
+                drop(guard);
+            })
+            .map_err(|e| SpoolError::Storage {
+                path: (*path).clone(),
+                operation: "open",
+                message: format!("could not spawn the writer thread: {e}"),
+                busy: false,
+            })?;
+        Ok(Writer {
+            shared,
+            hub,
+            thread: Mutex::new(Some(thread)),
+            checkpointer,
+        })
+    }
+
+    /// Queues a job for the next group. After close, the job is dropped, which answers its
+    /// caller with `Closed`.
+    pub fn submit(&self, job: Job) {
+        let mut inbox = self.shared.inbox.lock();
+        if inbox.closing || inbox.stopped {
+            drop(inbox);
+            drop(job);
+            return;
+        }
+        inbox.jobs.push(job);
+        let wake = inbox.parked;
+        drop(inbox);
+        if wake {
+            self.shared.wake.notify_one();
+        }
+    }
+
+    /// Where blocked callers wait for their replies.
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    pub fn stats(&self) -> WriterStats {
+        WriterStats {
+            commits: self.shared.commits.load(Ordering::Relaxed),
+            appends: self.shared.appends.load(Ordering::Relaxed),
+            busy: Duration::from_nanos(self.shared.busy_ns.load(Ordering::Relaxed)),
+        }
+    }
+
+    /// Finishes the jobs already queued, answers blocked appends with `Closed`, joins the thread.
+    pub fn close(&self) {
+        self.shared.inbox.lock().closing = true;
+        self.shared.wake.notify_one();
+        if let Some(thread) = self.thread.lock().take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the aicm spool writer thread panicked");
+        }
+        self.checkpointer.close();
+    }
+
+    #[cfg(test)]
+    pub fn hold(&self, held: bool) {
+        self.shared.inbox.lock().held = held;
+        self.shared.wake.notify_one();
+    }
+
+    #[cfg(test)]
+    pub fn pending(&self) -> usize {
+        self.shared.inbox.lock().jobs.len()
+    }
+
+    #[cfg(test)]
+    pub fn checkpoints(&self) -> (u64, u64) {
+        self.checkpointer.done()
+    }
+
+    #[cfg(test)]
+    pub fn blocked(&self) -> usize {
+        self.shared.blocked.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// However the thread ends (even by a panic), later jobs are refused and queued ones answered.
+struct StopGuard(Arc<Shared>);
+
+impl Drop for StopGuard {
+    fn drop(&mut self) {
+        let jobs = {
+            let mut inbox = self.0.inbox.lock();
+            inbox.stopped = true;
+            std::mem::take(&mut inbox.jobs)
+        };
+        drop(jobs);
+    }
+}
+
+/// The writer thread's state.
+struct Group<'a> {
+    shared: &'a Shared,
+    conn: &'a Connection,
+    limits: &'a Limits,
+    clock: &'a Clock,
+    path: &'a Path,
+    /// `OnFull::Block` appends waiting for room, oldest first.
+    blocked: VecDeque<AppendJob>,
+    checkpointer: &'a Checkpointer,
+    since_checkpoint: u64,
+    /// Woken once after each group: the replies of its blocked callers are in their slots.
+    hub: &'a Hub,
+}
+
+/// What happened to one append inside the transaction.
+enum Outcome {
+    Stored(Reply<Appended>, Appended),
+    Wait(AppendJob),
+    Refused(Reply<Appended>, SpoolError),
+}
+
+impl Group<'_> {
+    fn run(&mut self) {
+        let mut jobs = Vec::with_capacity(64);
+        loop {
+            if !self.next_jobs(&mut jobs) {
+                return;
+            }
+            let started = Instant::now();
+            self.commit_group(&mut jobs);
+            self.hub.wake_all();
+            // After the callers are woken, before the next group, whose transaction then
+            // starts the log over.
+            if checkpoint::log_frames() > INLINE_ABOVE_FRAMES
+                && self.checkpointer.try_inline(self.conn, self.path)
+            {
+                checkpoint::reset_log_frames();
+            }
+            let busy = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            self.shared.busy_ns.fetch_add(busy, Ordering::Relaxed);
+        }
+    }
+
+    /// Waits for work. `false`: closing and nothing left to do.
+    fn next_jobs(&mut self, jobs: &mut Vec<Job>) -> bool {
+        let mut inbox = self.shared.inbox.lock();
+        loop {
+            #[cfg(test)]
+            let held = inbox.held;
+            #[cfg(not(test))]
+            let held = false;
+            if !inbox.jobs.is_empty() && !held {
+                std::mem::swap(jobs, &mut inbox.jobs);
+                return true;
+            }
+            if inbox.closing && inbox.jobs.is_empty() {
+                drop(inbox);
+                // Dropping the replies answers the blocked callers with `Closed`.
+                self.blocked.clear();
+                return false;
+            }
+            inbox.parked = true;
+            if self.blocked.is_empty() || held {
+                self.shared.wake.wait(&mut inbox);
+                inbox.parked = false;
+            } else {
+                let poll = Instant::now() + BLOCKED_POLL;
+                let until = self
+                    .blocked
+                    .iter()
+                    .filter_map(|j| j.deadline)
+                    .min()
+                    .map_or(poll, |d| d.min(poll));
+                let timed_out = self.shared.wake.wait_until(&mut inbox, until).timed_out();
+                inbox.parked = false;
+                if timed_out && inbox.jobs.is_empty() {
+                    // Look at the blocked appends again: a deadline passed or room appeared.
+                    return true;
+                }
+            }
+        }
+    }
+
+    fn commit_group(&mut self, jobs: &mut Vec<Job>) {
+        self.expire_blocked();
+        if jobs.is_empty() && !self.room_for_blocked() {
+            return;
+        }
+        let mut ops = Vec::new();
+        let mut appends = Vec::new();
+        for job in jobs.drain(..) {
+            match job {
+                Job::Op(op) => ops.push(op),
+                Job::Append(a) => appends.push(a),
+            }
+        }
+        let now = self.clock.now_ms();
+        if let Err(e) = self.begin() {
+            let e = SpoolError::storage(self.path, "begin", &e);
+            for op in ops {
+                (op(None).settle)(Err(e.clone()));
+            }
+            for a in appends {
+                a.reply.send(Err(e.clone()));
+            }
+            return;
+        }
+        let ctx = Ctx {
+            conn: self.conn,
+            now,
+            path: self.path,
+        };
+        let mut settles: Vec<Settle> = Vec::with_capacity(ops.len());
+        let mut aborted: Option<SpoolError> = None;
+        for op in ops {
+            if aborted.is_some() {
+                settles.push(op(None).settle);
+                continue;
+            }
+            match self.run_op(op, &ctx) {
+                Ok(settle) => settles.push(settle),
+                Err((settle, e)) => {
+                    settles.push(settle);
+                    aborted = Some(e);
+                }
+            }
+        }
+        let mut pending = std::mem::take(&mut self.blocked);
+        pending.extend(appends);
+        let mut stored: Vec<(Reply<Appended>, Appended)> = Vec::with_capacity(pending.len());
+        let mut waiting = VecDeque::new();
+        let mut unprocessed = Vec::new();
+        let mut live = None;
+        let mut inserted = (0u64, 0u64);
+        if aborted.is_none() && !pending.is_empty() {
+            match store::live(self.conn) {
+                Ok(l) => live = Some(l),
+                Err(e) => aborted = Some(SpoolError::storage(self.path, "append", &e)),
+            }
+        }
+        while let Some(job) = pending.pop_front() {
+            let Some(live) = live.as_mut().filter(|_| aborted.is_none()) else {
+                unprocessed.push(job);
+                continue;
+            };
+            if !waiting.is_empty() && self.limits.blocks() {
+                // First come, first served: nobody overtakes a blocked append.
+                waiting.push_back(job);
+                continue;
+            }
+            let size = job.body.len() as u64;
+            match self.store_one(job, live, now) {
+                Outcome::Stored(reply, appended) => {
+                    if !appended.duplicate {
+                        inserted.0 += 1;
+                        inserted.1 += size;
+                    }
+                    stored.push((reply, appended));
+                }
+                Outcome::Wait(job) => waiting.push_back(job),
+                Outcome::Refused(reply, e) => reply.send(Err(e)),
+            }
+            if self.conn.is_autocommit() {
+                aborted = Some(rolled_back(self.path, "append"));
+            }
+        }
+        if aborted.is_none()
+            && inserted.0 > 0
+            && let Err(e) = store::add_inserted(self.conn, inserted.0, inserted.1)
+        {
+            aborted = Some(SpoolError::storage(self.path, "append", &e));
+        }
+        let result = match aborted {
+            Some(e) => {
+                self.rollback();
+                Err(e)
+            }
+            None => self.commit(),
+        };
+        // Appends still waiting for room were not written either way: they keep waiting.
+        self.blocked = waiting;
+        self.shared
+            .blocked
+            .store(self.blocked.len(), Ordering::Relaxed);
+        match result {
+            Ok(()) => {
+                self.shared.commits.fetch_add(1, Ordering::Relaxed);
+                self.since_checkpoint += 1;
+                if self.since_checkpoint >= COMMITS_PER_CHECKPOINT {
+                    self.since_checkpoint = 0;
+                    self.checkpointer.request();
+                }
+
+                self.shared
+                    .appends
+                    .fetch_add(stored.len() as u64, Ordering::Relaxed);
+                for settle in settles {
+                    settle(Ok(()));
+                }
+                for (reply, appended) in stored {
+                    reply.send(Ok(appended));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(path = %self.path.display(), error = %e, "spool commit failed");
+                for settle in settles {
+                    settle(Err(e.clone()));
+                }
+                for (reply, _) in stored {
+                    reply.send(Err(e.clone()));
+                }
+                for job in unprocessed {
+                    job.reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+
+    /// Runs one operation inside its own savepoint, so that a failed statement undoes only
+    /// that operation. `Err` carries an error that killed the whole transaction.
+    fn run_op(&self, op: OpFn, ctx: &Ctx<'_>) -> Result<Settle, (Settle, SpoolError)> {
+        let storage = |e: rusqlite::Error| SpoolError::storage(self.path, "savepoint", &e);
+        if let Err(e) = self.exec("SAVEPOINT op") {
+            return Err((op(None).settle, storage(e)));
+        }
+        let ran = op(Some(ctx));
+        if self.conn.is_autocommit() {
+            return Err((ran.settle, rolled_back(self.path, "transaction")));
+        }
+        let end = if ran.ok {
+            self.exec("RELEASE op")
+        } else {
+            self.exec("ROLLBACK TO op")
+                .and_then(|()| self.exec("RELEASE op"))
+        };
+        match end {
+            Ok(()) => Ok(ran.settle),
+            Err(e) => Err((ran.settle, storage(e))),
+        }
+    }
+
+    /// Stores one append if it fits, else applies the `OnFull` policy.
+    fn store_one(&self, job: AppendJob, live: &mut store::Live, now: i64) -> Outcome {
+        let size = job.body.len() as u64;
+        let err = |e: rusqlite::Error| SpoolError::storage(self.path, "append", &e);
+        if let Some(e) = self.limits.too_large(size) {
+            return Outcome::Refused(job.reply, e);
+        }
+        if self.limits.fits(*live, size) {
+            return match self.insert(&job, now) {
+                Ok(appended) => {
+                    if !appended.duplicate {
+                        live.rows += 1;
+                        live.bytes += size;
+                    }
+                    Outcome::Stored(job.reply, appended)
+                }
+                Err(e) => Outcome::Refused(job.reply, err(e)),
+            };
+        }
+        // Full. A re-append of a stored row needs no room.
+        match store::find(self.conn, &job.response_id) {
+            Ok(Some(id)) => {
+                return Outcome::Stored(
+                    job.reply,
+                    Appended {
+                        id,
+                        duplicate: true,
+                        displaced: Vec::new(),
+                    },
+                );
+            }
+            Ok(None) => {}
+            Err(e) => return Outcome::Refused(job.reply, err(e)),
+        }
+        match self.limits.room(*live, size) {
+            Room::Refuse(e) => Outcome::Refused(job.reply, e),
+            Room::Wait => Outcome::Wait(job),
+            Room::Displace => match self.displace_and_insert(&job, live, size, now) {
+                Ok(Some(appended)) => Outcome::Stored(job.reply, appended),
+                Ok(None) => {
+                    let e = self.limits.full(*live);
+                    Outcome::Refused(job.reply, e)
+                }
+                Err(e) => Outcome::Refused(job.reply, err(e)),
+            },
+        }
+    }
+
+    fn insert(&self, job: &AppendJob, now: i64) -> rusqlite::Result<Appended> {
+        match store::insert(self.conn, &job.response_id, &job.body, &job.config_id, now)? {
+            Some(id) => Ok(Appended {
+                id,
+                duplicate: false,
+                displaced: Vec::new(),
+            }),
+            None => {
+                let id = store::find(self.conn, &job.response_id)?.unwrap_or(0);
+                Ok(Appended {
+                    id,
+                    duplicate: true,
+                    displaced: Vec::new(),
+                })
+            }
+        }
+    }
+
+    /// Deletes the oldest queued rows until the record fits, then inserts it; `None` (and
+    /// nothing deleted) when even an empty queue would not make room (claimed rows fill it).
+    fn displace_and_insert(
+        &self,
+        job: &AppendJob,
+        live: &mut store::Live,
+        size: u64,
+        now: i64,
+    ) -> rusqlite::Result<Option<Appended>> {
+        self.exec("SAVEPOINT displace")?;
+        let before = *live;
+        let mut displaced = Vec::new();
+        let result = (|| {
+            while !self.limits.fits(*live, size) {
+                match store::displace_oldest(self.conn)? {
+                    Some(row) => {
+                        live.rows = live.rows.saturating_sub(1);
+                        live.bytes = live.bytes.saturating_sub(row.body.len() as u64);
+                        displaced.push(row);
+                    }
+                    None => return Ok(None),
+                }
+            }
+            let mut appended = self.insert(job, now)?;
+            live.rows += 1;
+            live.bytes += size;
+            appended.displaced = std::mem::take(&mut displaced);
+            Ok(Some(appended))
+        })();
+        match result {
+            Ok(Some(appended)) => {
+                self.exec("RELEASE displace")?;
+                Ok(Some(appended))
+            }
+            other => {
+                *live = before;
+                self.exec("ROLLBACK TO displace")?;
+                self.exec("RELEASE displace")?;
+                other
+            }
+        }
+    }
+
+    /// Answers blocked appends whose `block_timeout` has passed.
+    fn expire_blocked(&mut self) {
+        if self.blocked.iter().all(|j| j.deadline.is_none()) {
+            return;
+        }
+        let now = Instant::now();
+        let (expired, keep): (VecDeque<_>, VecDeque<_>) = self
+            .blocked
+            .drain(..)
+            .partition(|job| job.deadline.is_some_and(|d| d <= now));
+        self.blocked = keep;
+        self.shared
+            .blocked
+            .store(self.blocked.len(), Ordering::Relaxed);
+        for job in expired {
+            job.reply.send(Err(self.limits.timed_out()));
+        }
+    }
+
+    /// Whether the oldest blocked append fits now (read without taking the write lock).
+    fn room_for_blocked(&self) -> bool {
+        let Some(front) = self.blocked.front() else {
+            return false;
+        };
+        match store::live(self.conn) {
+            Ok(live) => self.limits.fits(live, front.body.len() as u64),
+            // Let the transaction report it.
+            Err(_) => true,
+        }
+    }
+
+    fn begin(&self) -> rusqlite::Result<()> {
+        self.exec("BEGIN IMMEDIATE")
+    }
+
+    fn commit(&self) -> Result<(), SpoolError> {
+        self.exec("COMMIT").map_err(|e| {
+            let e = SpoolError::storage(self.path, "commit", &e);
+            self.rollback();
+            e
+        })
+    }
+
+    fn rollback(&self) {
+        if !self.conn.is_autocommit() {
+            let _ = self.exec("ROLLBACK");
+        }
+    }
+
+    fn exec(&self, sql: &str) -> rusqlite::Result<()> {
+        self.conn.prepare_cached(sql)?.execute([]).map(|_| ())
+    }
+}
+
+/// SQLite ends a transaction by itself on some errors (a full disk, an I/O error): everything
+/// of the group is then undone.
+fn rolled_back(path: &Path, operation: &'static str) -> SpoolError {
+    SpoolError::Storage {
+        path: path.to_owned(),
+        operation,
+        message: "SQLite rolled the transaction back".to_owned(),
+        busy: false,
+    }
+}
