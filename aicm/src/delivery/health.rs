@@ -13,6 +13,7 @@ use super::record::format_timestamp;
 ///
 /// Every `total_*` counts records; `batches_sent` and `retries` count requests.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct DeliveryHealth {
     /// Whether the worker thread is running.
