@@ -2,6 +2,8 @@
 
 use serde_json::{Map, Value};
 
+pub(crate) mod compact_json;
+
 use crate::TrackError;
 use crate::tracker::TrackContext;
 
@@ -40,70 +42,73 @@ pub trait IntoUsage {
     fn into_prepared(self, ctx: &TrackContext<'_>) -> Result<PreparedUsage, TrackError>;
 }
 
-/// A usage whose every error is settled, ready for the queue.
+/// A usage whose every error is settled: its JSON object, serialised by `track` on the
+/// caller's thread.
+///
+/// Serialising here rather than on the delivery worker is a performance choice: the caller's
+/// temporaries (the record's `String`s, a `json!` map) are then freed on the thread that
+/// allocated them, where the allocator's per-thread cache makes them cheap, and the queue
+/// carries one allocation per record instead of one per field.
 #[doc(hidden)]
-pub struct PreparedUsage(pub(crate) Payload);
+pub struct PreparedUsage(pub(crate) Vec<u8>);
 
-/// The usage part of a queued record, in the cheapest form for the caller.
-pub(crate) enum Payload {
-    /// A JSON object serialised on the caller (borrowed typed records).
-    Json(Box<[u8]>),
-    /// A dynamic object, serialised on the worker.
-    Map(Map<String, Value>),
-    /// An owned typed record, serialised on the worker.
-    Typed(Box<dyn ErasedUsage>),
-}
-
-impl Payload {
-    /// Writes the usage object as JSON.
-    pub(crate) fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-        match self {
-            Payload::Json(bytes) => {
-                out.extend_from_slice(bytes);
-                Ok(())
-            }
-            Payload::Map(map) => serde_json::to_writer(out, map),
-            Payload::Typed(usage) => usage.write_json(out),
-        }
-    }
-
-    /// The usage as a JSON value, for callbacks and the testing tracker.
-    pub(crate) fn to_value(&self) -> Value {
-        match self {
-            Payload::Map(map) => Value::Object(map.clone()),
-            other => {
-                let mut buf = Vec::new();
-                match other.write_json(&mut buf) {
-                    Ok(()) => serde_json::from_slice(&buf).unwrap_or(Value::Null),
-                    Err(_) => Value::Null,
-                }
+impl PreparedUsage {
+    /// Serialises `usage` into this thread's scratch buffer.
+    pub(crate) fn serialize<T: serde::Serialize + ?Sized>(
+        usage: &T,
+    ) -> Result<PreparedUsage, TrackError> {
+        let mut buffer = scratch::take();
+        match compact_json::write(&mut buffer, usage) {
+            Ok(()) => Ok(PreparedUsage(buffer)),
+            Err(e) => {
+                scratch::give_back(buffer);
+                Err(TrackError::Serialize(e.to_string()))
             }
         }
     }
 }
 
-/// A typed record moved to the worker, serialised there.
-pub(crate) trait ErasedUsage: Send + 'static {
-    fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error>;
-}
+/// One reusable serialisation buffer per thread, so that preparing a record allocates only
+/// the exact-size copy the queue keeps.
+pub(crate) mod scratch {
+    use std::cell::Cell;
 
-impl<T: serde::Serialize + Send + 'static> ErasedUsage for T {
-    fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-        serde_json::to_writer(out, self)
+    /// Larger buffers are not kept: one huge record must not pin its memory to a thread.
+    const KEEP_AT_MOST: usize = 64 * 1024;
+
+    thread_local! {
+        static BUFFER: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    }
+
+    /// The thread's buffer, empty. A nested `track` (from a `Serialize` impl) finds none and
+    /// gets a fresh one.
+    pub(crate) fn take() -> Vec<u8> {
+        let mut buffer = BUFFER.take();
+        buffer.clear();
+        if buffer.capacity() == 0 {
+            buffer.reserve(512);
+        }
+        buffer
+    }
+
+    /// Returns a buffer for the next record on this thread.
+    pub(crate) fn give_back(buffer: Vec<u8>) {
+        if buffer.capacity() <= KEEP_AT_MOST {
+            BUFFER.set(buffer);
+        }
     }
 }
 
 impl IntoUsage for Map<String, Value> {
     fn into_prepared(self, ctx: &TrackContext<'_>) -> Result<PreparedUsage, TrackError> {
-        ctx.validate_dynamic(&self)?;
-        Ok(PreparedUsage(Payload::Map(self)))
+        (&self).into_prepared(ctx)
     }
 }
 
 impl IntoUsage for Value {
     fn into_prepared(self, ctx: &TrackContext<'_>) -> Result<PreparedUsage, TrackError> {
         match self {
-            Value::Object(map) => map.into_prepared(ctx),
+            Value::Object(map) => (&map).into_prepared(ctx),
             other => Err(TrackError::NotAnObject {
                 found: crate::validate::json_kind(&other),
             }),
@@ -113,17 +118,23 @@ impl IntoUsage for Value {
 
 impl IntoUsage for &Value {
     fn into_prepared(self, ctx: &TrackContext<'_>) -> Result<PreparedUsage, TrackError> {
-        self.clone().into_prepared(ctx)
+        match self {
+            Value::Object(map) => map.into_prepared(ctx),
+            other => Err(TrackError::NotAnObject {
+                found: crate::validate::json_kind(other),
+            }),
+        }
     }
 }
 
 impl IntoUsage for &Map<String, Value> {
     fn into_prepared(self, ctx: &TrackContext<'_>) -> Result<PreparedUsage, TrackError> {
-        self.clone().into_prepared(ctx)
+        ctx.validate_dynamic(self)?;
+        PreparedUsage::serialize(self)
     }
 }
 
-/// Borrowed typed records are serialised on the caller, so nothing borrowed crosses threads.
+/// Typed records are serialised on the caller, owned or borrowed.
 impl<T: Usage + ?Sized> IntoUsage for &T {
     fn into_prepared(self, ctx: &TrackContext<'_>) -> Result<PreparedUsage, TrackError> {
         crate::__private::prepare_borrowed(self, ctx)

@@ -479,9 +479,7 @@ mod tests {
             tracker: core.clone(),
             response_id: ResponseId::generate(),
             timestamp: SystemTime::now(),
-            usage: crate::usage::Payload::Map(serde_json::Map::new()),
-            customer_key: None,
-            context: None,
+            body: Box::from(&b"{}"[..]),
         }
     }
 

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use serde_json::Value;
 
 use crate::tracker::TrackerCore;
-use crate::usage::Payload;
+use crate::usage::{PreparedUsage, compact_json, scratch};
 
 /// The id the server deduplicates a record on: fixed when `track` is called, never changed by a
 /// retry. Displays as 32 lowercase hex digits (a v4 UUID without dashes), or as the id given to
@@ -111,9 +111,9 @@ pub(crate) struct QueuedRecord {
     pub tracker: Arc<TrackerCore>,
     pub response_id: ResponseId,
     pub timestamp: SystemTime,
-    pub usage: Payload,
-    pub customer_key: Option<String>,
-    pub context: Option<Value>,
+    /// The usage object's JSON, then `,"client_customer_key":…` and `,"context":…` when given:
+    /// serialised by `track` (see [`PreparedUsage`](crate::PreparedUsage) for why).
+    pub body: Box<[u8]>,
 }
 
 impl QueuedRecord {
@@ -128,31 +128,70 @@ impl QueuedRecord {
         out.extend_from_slice(b"\",\"response_id\":");
         self.response_id.write_json(out);
         out.extend_from_slice(b",\"usage\":");
-        self.usage.write_json(out)?;
-        if let Some(key) = &self.customer_key {
-            out.extend_from_slice(b",\"client_customer_key\":");
-            write_json_str(out, key);
-        }
-        if let Some(context) = &self.context {
-            out.extend_from_slice(b",\"context\":");
-            serde_json::to_writer(&mut *out, context)?;
-        }
+        out.extend_from_slice(&self.body);
         out.push(b'}');
         Ok(())
     }
 
+    /// The body of a record: `usage` serialised, then the customer key and context.
+    pub fn body(
+        usage: PreparedUsage,
+        customer_key: Option<&str>,
+        context: Option<&Value>,
+    ) -> Result<Box<[u8]>, serde_json::Error> {
+        let PreparedUsage(mut out) = usage;
+        if let Some(key) = customer_key {
+            out.extend_from_slice(b",\"client_customer_key\":");
+            write_json_str(&mut out, key);
+        }
+        let written = match context {
+            Some(context) => {
+                out.extend_from_slice(b",\"context\":");
+                compact_json::write(&mut out, context)
+            }
+            None => Ok(()),
+        };
+        let body = written.map(|()| Box::from(out.as_slice()));
+        scratch::give_back(out);
+        body
+    }
+
     /// An owned copy for callbacks.
     pub fn to_usage_record(&self) -> UsageRecord {
+        let parts = self.parts();
         UsageRecord {
             config_id: self.tracker.config_id.clone(),
             service_id: self.tracker.service_id.clone(),
             response_id: self.response_id.clone(),
             timestamp: self.timestamp,
-            usage: self.usage.to_value(),
-            client_customer_key: self.customer_key.clone(),
-            context: self.context.clone(),
+            usage: parts.usage,
+            client_customer_key: parts.client_customer_key,
+            context: parts.context,
         }
     }
+
+    /// The body read back (for callbacks and the testing tracker, never on the hot path).
+    fn parts(&self) -> BodyParts {
+        let mut json = Vec::with_capacity(self.body.len() + 10);
+        json.extend_from_slice(b"{\"usage\":");
+        json.extend_from_slice(&self.body);
+        json.push(b'}');
+        serde_json::from_slice(&json).unwrap_or(BodyParts {
+            usage: Value::Null,
+            client_customer_key: None,
+            context: None,
+        })
+    }
+}
+
+/// What [`QueuedRecord::body`] holds.
+#[derive(serde::Deserialize)]
+struct BodyParts {
+    usage: Value,
+    #[serde(default)]
+    client_customer_key: Option<String>,
+    #[serde(default)]
+    context: Option<Value>,
 }
 
 /// A tracked record as the callbacks (and the testing tracker) see it.
@@ -205,15 +244,7 @@ pub struct FailedRecord {
 }
 
 pub(crate) fn write_json_str(out: &mut Vec<u8>, s: &str) {
-    // Fast path: nothing to escape.
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.push(b'"');
-        out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
-    } else {
-        // Writing a &str into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, s);
-    }
+    compact_json::write_str(out, s);
 }
 
 /// RFC 3339 in UTC with microseconds and an explicit `+00:00`, as the Python SDK sends.

@@ -21,7 +21,6 @@ use crate::delivery::record::{DiscardedRecord, FailedRecord, QueuedRecord, Respo
 use crate::delivery::registry;
 use crate::delivery::send::Receipt;
 use crate::delivery::worker::Worker;
-use crate::usage::PreparedUsage;
 use crate::{Error, FlushError, IntoUsage, TrackError};
 use builder::Callback;
 use context::LiveSchema;
@@ -338,7 +337,6 @@ impl Tracker {
             config_id: &core.config_id,
             live: &core.live,
         };
-        let PreparedUsage(payload) = usage.into_prepared(&ctx)?;
         if let Some(context) = &options.context
             && !context.is_object()
         {
@@ -362,14 +360,19 @@ impl Tracker {
                 ResponseId::given(id)
             }
         };
+        let prepared = usage.into_prepared(&ctx)?;
+        let body = QueuedRecord::body(
+            prepared,
+            options.client_customer_key.as_deref(),
+            options.context.as_ref(),
+        )
+        .map_err(|e| TrackError::Serialize(e.to_string()))?;
         Ok(QueuedRecord {
             seq: 0,
             tracker: core.clone(),
             response_id,
             timestamp: options.timestamp.unwrap_or_else(SystemTime::now),
-            usage: payload,
-            customer_key: options.client_customer_key,
-            context: options.context,
+            body,
         })
     }
 

@@ -63,11 +63,15 @@ impl IdentityProbe {
         let thread = std::thread::spawn(move || {
             let mut samples = 0u64;
             let mut broken = Vec::new();
-            while !flag.load(Ordering::Relaxed) {
+            // At least one sample, even when the thread is first scheduled after `finish`.
+            loop {
                 let h = tracker.health();
                 samples += 1;
                 if !h.is_balanced() {
                     broken.push(h);
+                }
+                if flag.load(Ordering::Relaxed) {
+                    break;
                 }
                 std::thread::yield_now();
             }

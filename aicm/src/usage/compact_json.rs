@@ -1,0 +1,821 @@
+//! Compact JSON for records on the `track` hot path, byte for byte what `serde_json::to_writer`
+//! writes.
+//!
+//! Why not `serde_json::to_writer` itself: it escapes strings one byte at a time, which is most
+//! of what serialising a usage record costs (field names are strings too). This writer checks
+//! a string for characters that need escaping in one vectorisable pass and copies it whole
+//! when there are none — the common case for field names, model names and customer keys.
+//! Everything else (numbers, strings that need escaping, non-string map keys) is delegated to
+//! `serde_json`, so the output is serde_json's by construction; a test compares the two on
+//! arbitrary values.
+
+use serde::ser::{self, Impossible, Serialize};
+use serde_json::Error;
+
+/// Appends `value` as compact JSON to `out`, exactly as `serde_json::to_writer` would.
+pub(crate) fn write<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result<(), Error> {
+    value.serialize(&mut Writer { out })
+}
+
+/// Appends `s` as a JSON string.
+pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
+    if needs_no_escape(s) {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        // Writing into a Vec cannot fail.
+        let _ = ser::Serializer::serialize_str(&mut serde_json::Serializer::new(&mut *out), s);
+    }
+}
+
+/// No control character, quote or backslash: checked eight bytes at a time (a byte-by-byte
+/// loop with an early exit does not vectorise and costs most of a record's serialisation).
+fn needs_no_escape(s: &str) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // Whether any byte of `w` is below `n` (exact for n <= 128; bytes >= 0x80 never count).
+    let any_below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGHS != 0;
+    let any_equal = |w: u64, b: u8| any_below(w ^ (ONES * u64::from(b)), 1);
+    let clean = |word: [u8; 8]| {
+        let w = u64::from_le_bytes(word);
+        !(any_below(w, 0x20) || any_equal(w, b'"') || any_equal(w, b'\\'))
+    };
+    let bytes = s.as_bytes();
+    let (words, tail) = bytes.as_chunks::<8>();
+    if words.is_empty() {
+        return tail.iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\');
+    }
+    // The tail is checked as the last eight bytes, overlapping the previous word.
+    let (_, last) = bytes.split_at(bytes.len() - 8);
+    let last_clean = <[u8; 8]>::try_from(last).is_ok_and(clean);
+    words.iter().all(|&w| clean(w)) && (tail.is_empty() || last_clean)
+}
+
+/// The token `serde_json::value::RawValue` serialises under: its text is written as is.
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
+struct Writer<'a> {
+    out: &'a mut Vec<u8>,
+}
+
+impl Writer<'_> {
+    /// serde_json's serializer over the same buffer, for what this writer does not speed up.
+    fn json(&mut self) -> serde_json::Serializer<&mut Vec<u8>> {
+        serde_json::Serializer::new(&mut *self.out)
+    }
+}
+
+/// A sequence, map or struct being written: whether a comma is due, and how it closes.
+struct Compound<'w, 'a> {
+    writer: &'w mut Writer<'a>,
+    first: bool,
+    /// Closing bytes: `]`, `}`, or `]}` / `}}` for enum variants.
+    close: &'static [u8],
+    /// A `RawValue`: its one field is JSON text, written verbatim.
+    raw: bool,
+}
+
+impl Compound<'_, '_> {
+    fn comma(&mut self) {
+        if self.first {
+            self.first = false;
+        } else {
+            self.writer.out.push(b',');
+        }
+    }
+
+    fn finish(self) -> Result<(), Error> {
+        self.writer.out.extend_from_slice(self.close);
+        Ok(())
+    }
+}
+
+macro_rules! delegate {
+    ($($method:ident($ty:ty)),* $(,)?) => {
+        $(
+            fn $method(self, v: $ty) -> Result<(), Error> {
+                ser::Serializer::$method(&mut self.json(), v)
+            }
+        )*
+    };
+}
+
+impl<'w, 'a> ser::Serializer for &'w mut Writer<'a> {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = Compound<'w, 'a>;
+    type SerializeTuple = Compound<'w, 'a>;
+    type SerializeTupleStruct = Compound<'w, 'a>;
+    type SerializeTupleVariant = Compound<'w, 'a>;
+    type SerializeMap = Compound<'w, 'a>;
+    type SerializeStruct = Compound<'w, 'a>;
+    type SerializeStructVariant = Compound<'w, 'a>;
+
+    delegate!(
+        serialize_bool(bool),
+        serialize_i8(i8),
+        serialize_i16(i16),
+        serialize_i32(i32),
+        serialize_i64(i64),
+        serialize_i128(i128),
+        serialize_u8(u8),
+        serialize_u16(u16),
+        serialize_u32(u32),
+        serialize_u64(u64),
+        serialize_u128(u128),
+        serialize_f32(f32),
+        serialize_f64(f64),
+        serialize_bytes(&[u8]),
+    );
+
+    fn serialize_char(self, v: char) -> Result<(), Error> {
+        write_str(self.out, v.encode_utf8(&mut [0; 4]));
+        Ok(())
+    }
+
+    fn serialize_str(self, v: &str) -> Result<(), Error> {
+        write_str(self.out, v);
+        Ok(())
+    }
+
+    fn serialize_none(self) -> Result<(), Error> {
+        self.serialize_unit()
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Error> {
+        value.serialize(self)
+    }
+
+    fn serialize_unit(self) -> Result<(), Error> {
+        self.out.extend_from_slice(b"null");
+        Ok(())
+    }
+
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<(), Error> {
+        self.serialize_unit()
+    }
+
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+    ) -> Result<(), Error> {
+        self.serialize_str(variant)
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result<(), Error> {
+        value.serialize(self)
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<(), Error> {
+        self.out.push(b'{');
+        write_str(self.out, variant);
+        self.out.push(b':');
+        value.serialize(&mut *self)?;
+        self.out.push(b'}');
+        Ok(())
+    }
+
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'w, 'a>, Error> {
+        self.out.push(b'[');
+        Ok(Compound {
+            writer: self,
+            first: true,
+            close: b"]",
+            raw: false,
+        })
+    }
+
+    fn serialize_tuple(self, len: usize) -> Result<Compound<'w, 'a>, Error> {
+        self.serialize_seq(Some(len))
+    }
+
+    fn serialize_tuple_struct(
+        self,
+        _name: &'static str,
+        len: usize,
+    ) -> Result<Compound<'w, 'a>, Error> {
+        self.serialize_seq(Some(len))
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> Result<Compound<'w, 'a>, Error> {
+        self.out.push(b'{');
+        write_str(self.out, variant);
+        self.out.extend_from_slice(b":[");
+        Ok(Compound {
+            writer: self,
+            first: true,
+            close: b"]}",
+            raw: false,
+        })
+    }
+
+    fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'w, 'a>, Error> {
+        self.out.push(b'{');
+        Ok(Compound {
+            writer: self,
+            first: true,
+            close: b"}",
+            raw: false,
+        })
+    }
+
+    fn serialize_struct(self, name: &'static str, len: usize) -> Result<Compound<'w, 'a>, Error> {
+        if name == RAW_VALUE_TOKEN {
+            return Ok(Compound {
+                writer: self,
+                first: true,
+                close: b"",
+                raw: true,
+            });
+        }
+        self.serialize_map(Some(len))
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> Result<Compound<'w, 'a>, Error> {
+        self.out.push(b'{');
+        write_str(self.out, variant);
+        self.out.extend_from_slice(b":{");
+        Ok(Compound {
+            writer: self,
+            first: true,
+            close: b"}}",
+            raw: false,
+        })
+    }
+}
+
+impl ser::SerializeSeq for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        self.comma();
+        value.serialize(&mut *self.writer)
+    }
+
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTuple for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        ser::SerializeSeq::serialize_element(self, value)
+    }
+
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTupleStruct for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        ser::SerializeSeq::serialize_element(self, value)
+    }
+
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTupleVariant for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        ser::SerializeSeq::serialize_element(self, value)
+    }
+
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeMap for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
+        self.comma();
+        let out = &mut *self.writer.out;
+        match key.serialize(StrKey { out: &mut *out }) {
+            Ok(()) => Ok(()),
+            Err(NotAStr) => write_other_key(out, key),
+        }
+    }
+
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
+        self.writer.out.push(b':');
+        value.serialize(&mut *self.writer)
+    }
+
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeStruct for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), Error> {
+        if self.raw {
+            return value.serialize(RawText {
+                out: &mut *self.writer.out,
+            });
+        }
+        self.comma();
+        write_str(self.writer.out, key);
+        self.writer.out.push(b':');
+        value.serialize(&mut *self.writer)
+    }
+
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeStructVariant for Compound<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), Error> {
+        ser::SerializeStruct::serialize_field(self, key, value)
+    }
+
+    fn end(self) -> Result<(), Error> {
+        self.finish()
+    }
+}
+
+/// A map key that is not a string (integers, bools, chars, …): written as serde_json writes
+/// it, by letting serde_json write a one-entry map and keeping its key. Rare, so the
+/// temporary buffer does not matter.
+fn write_other_key<T: Serialize + ?Sized>(out: &mut Vec<u8>, key: &T) -> Result<(), Error> {
+    struct OneEntry<'k, K: ?Sized>(&'k K);
+    impl<K: Serialize + ?Sized> Serialize for OneEntry<'_, K> {
+        fn serialize<S: ser::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            use ser::SerializeMap;
+            let mut map = serializer.serialize_map(Some(1))?;
+            map.serialize_entry(self.0, &())?;
+            map.end()
+        }
+    }
+    let text = serde_json::to_vec(&OneEntry(key))?;
+    // `{KEY:null}`
+    let key_text = text
+        .get(1..text.len().saturating_sub(b":null}".len()))
+        .unwrap_or_default();
+    out.extend_from_slice(key_text);
+    Ok(())
+}
+
+/// Not a string key: the caller falls back to serde_json's key rules.
+#[derive(Debug)]
+struct NotAStr;
+
+impl std::fmt::Display for NotAStr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("not a string key")
+    }
+}
+
+impl std::error::Error for NotAStr {}
+
+impl ser::Error for NotAStr {
+    fn custom<T: std::fmt::Display>(_msg: T) -> Self {
+        NotAStr
+    }
+}
+
+/// Writes a key that serialises as a string (directly or through a newtype); refuses
+/// everything else without writing anything.
+struct StrKey<'o> {
+    out: &'o mut Vec<u8>,
+}
+
+macro_rules! refuse {
+    ($($method:ident($($arg:ty),*)),* $(,)?) => {
+        $(
+            fn $method(self, $(_: $arg),*) -> Result<(), NotAStr> {
+                Err(NotAStr)
+            }
+        )*
+    };
+}
+
+impl ser::Serializer for StrKey<'_> {
+    type Ok = ();
+    type Error = NotAStr;
+    type SerializeSeq = Impossible<(), NotAStr>;
+    type SerializeTuple = Impossible<(), NotAStr>;
+    type SerializeTupleStruct = Impossible<(), NotAStr>;
+    type SerializeTupleVariant = Impossible<(), NotAStr>;
+    type SerializeMap = Impossible<(), NotAStr>;
+    type SerializeStruct = Impossible<(), NotAStr>;
+    type SerializeStructVariant = Impossible<(), NotAStr>;
+
+    fn serialize_str(self, v: &str) -> Result<(), NotAStr> {
+        write_str(self.out, v);
+        Ok(())
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result<(), NotAStr> {
+        value.serialize(self)
+    }
+
+    refuse!(
+        serialize_bool(bool),
+        serialize_i8(i8),
+        serialize_i16(i16),
+        serialize_i32(i32),
+        serialize_i64(i64),
+        serialize_i128(i128),
+        serialize_u8(u8),
+        serialize_u16(u16),
+        serialize_u32(u32),
+        serialize_u64(u64),
+        serialize_u128(u128),
+        serialize_f32(f32),
+        serialize_f64(f64),
+        serialize_char(char),
+        serialize_bytes(&[u8]),
+        serialize_none(),
+        serialize_unit(),
+        serialize_unit_struct(&'static str),
+        serialize_unit_variant(&'static str, u32, &'static str),
+    );
+
+    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<(), NotAStr> {
+        Err(NotAStr)
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<(), NotAStr> {
+        Err(NotAStr)
+    }
+
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, NotAStr> {
+        Err(NotAStr)
+    }
+
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, NotAStr> {
+        Err(NotAStr)
+    }
+
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct, NotAStr> {
+        Err(NotAStr)
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, NotAStr> {
+        Err(NotAStr)
+    }
+
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, NotAStr> {
+        Err(NotAStr)
+    }
+
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, NotAStr> {
+        Err(NotAStr)
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, NotAStr> {
+        Err(NotAStr)
+    }
+}
+
+/// The text of a `RawValue`, written verbatim (it is already JSON).
+struct RawText<'o> {
+    out: &'o mut Vec<u8>,
+}
+
+impl ser::Serializer for RawText<'_> {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = Impossible<(), Error>;
+    type SerializeTuple = Impossible<(), Error>;
+    type SerializeTupleStruct = Impossible<(), Error>;
+    type SerializeTupleVariant = Impossible<(), Error>;
+    type SerializeMap = Impossible<(), Error>;
+    type SerializeStruct = Impossible<(), Error>;
+    type SerializeStructVariant = Impossible<(), Error>;
+
+    fn serialize_str(self, v: &str) -> Result<(), Error> {
+        self.out.extend_from_slice(v.as_bytes());
+        Ok(())
+    }
+
+    fn serialize_bool(self, _: bool) -> Result<(), Error> {
+        Err(raw_error())
+    }
+    fn serialize_i8(self, _: i8) -> Result<(), Error> {
+        Err(raw_error())
+    }
+    fn serialize_i16(self, _: i16) -> Result<(), Error> {
+        Err(raw_error())
+    }
+    fn serialize_i32(self, _: i32) -> Result<(), Error> {
+        Err(raw_error())
+    }
+    fn serialize_i64(self, _: i64) -> Result<(), Error> {
+        Err(raw_error())
+    }
+    fn serialize_u8(self, _: u8) -> Result<(), Error> {
+        Err(raw_error())
+    }
+    fn serialize_u16(self, _: u16) -> Result<(), Error> {
+        Err(raw_error())
+    }
+    fn serialize_u32(self, _: u32) -> Result<(), Error> {
+        Err(raw_error())
+    }
+    fn serialize_u64(self, _: u64) -> Result<(), Error> {
+        Err(raw_error())
+    }
+    fn serialize_f32(self, _: f32) -> Result<(), Error> {
+        Err(raw_error())
+    }
+    fn serialize_f64(self, _: f64) -> Result<(), Error> {
+        Err(raw_error())
+    }
+    fn serialize_char(self, _: char) -> Result<(), Error> {
+        Err(raw_error())
+    }
+    fn serialize_bytes(self, _: &[u8]) -> Result<(), Error> {
+        Err(raw_error())
+    }
+    fn serialize_none(self) -> Result<(), Error> {
+        Err(raw_error())
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<(), Error> {
+        Err(raw_error())
+    }
+    fn serialize_unit(self) -> Result<(), Error> {
+        Err(raw_error())
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), Error> {
+        Err(raw_error())
+    }
+    fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result<(), Error> {
+        Err(raw_error())
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: &T,
+    ) -> Result<(), Error> {
+        Err(raw_error())
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<(), Error> {
+        Err(raw_error())
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Error> {
+        Err(raw_error())
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple, Error> {
+        Err(raw_error())
+    }
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct, Error> {
+        Err(raw_error())
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, Error> {
+        Err(raw_error())
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Error> {
+        Err(raw_error())
+    }
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct, Error> {
+        Err(raw_error())
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, Error> {
+        Err(raw_error())
+    }
+}
+
+fn raw_error() -> Error {
+    ser::Error::custom("a RawValue must serialise as its JSON text")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn ours<T: Serialize + ?Sized>(value: &T) -> String {
+        let mut out = Vec::new();
+        write(&mut out, value).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn theirs<T: Serialize + ?Sized>(value: &T) -> String {
+        serde_json::to_string(value).unwrap()
+    }
+
+    #[derive(serde::Serialize)]
+    enum Shape {
+        Unit,
+        Newtype(i32),
+        Tuple(i32, String),
+        Struct { side: f64, label: Option<String> },
+    }
+
+    #[derive(serde::Serialize)]
+    struct Record<'a> {
+        tokens: u64,
+        model: &'a str,
+        #[serde(rename = "quo\"ted")]
+        quoted: char,
+        latency: Option<f32>,
+        nothing: (),
+        tags: Vec<&'a str>,
+        by_id: BTreeMap<u32, bool>,
+        by_flag: BTreeMap<bool, i8>,
+        by_char: BTreeMap<char, i128>,
+        shapes: Vec<Shape>,
+        pair: (u8, i16),
+        bytes: &'a [u8],
+        #[serde(flatten)]
+        extra: BTreeMap<String, Value>,
+    }
+
+    #[test]
+    fn every_serde_shape_comes_out_as_serde_json_writes_it() {
+        let record = Record {
+            tokens: u64::MAX,
+            model: "gpt-4o\n\"mini\"\u{7f}é",
+            quoted: '\u{1}',
+            latency: Some(1.5e-7),
+            nothing: (),
+            tags: vec!["a", "", "\\"],
+            by_id: BTreeMap::from([(7, true), (0, false)]),
+            by_flag: BTreeMap::from([(true, -1)]),
+            by_char: BTreeMap::from([('k', i128::MIN)]),
+            shapes: vec![
+                Shape::Unit,
+                Shape::Newtype(-3),
+                Shape::Tuple(1, "x".into()),
+                Shape::Struct {
+                    side: f64::NAN,
+                    label: None,
+                },
+            ],
+            pair: (255, -32768),
+            bytes: &[0, 255],
+            extra: BTreeMap::from([("z".to_owned(), json!({"n": [1, 2.5, null]}))]),
+        };
+        assert_eq!(ours(&record), theirs(&record));
+    }
+
+    #[test]
+    fn raw_values_are_copied_verbatim() {
+        let raw = serde_json::value::RawValue::from_string(r#"{"b": [1, 2]}"#.to_owned()).unwrap();
+        let value = BTreeMap::from([("raw", &raw)]);
+        assert_eq!(ours(&value), theirs(&value));
+        assert_eq!(ours(&value), r#"{"raw":{"b": [1, 2]}}"#);
+    }
+
+    #[test]
+    fn map_keys_serde_json_refuses_are_refused_here_too() {
+        let map = BTreeMap::from([(vec![1], 1)]);
+        let mut out = Vec::new();
+        let ours = write(&mut out, &map).unwrap_err().to_string();
+        let theirs = serde_json::to_string(&map).unwrap_err().to_string();
+        assert_eq!(ours, theirs);
+    }
+
+    fn arbitrary_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<u64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_map(|f| json!(f)),
+            any::<String>().prop_map(Value::String),
+            "[ -~\\\\\"\\n\\t\\u{0}-\\u{1f}]{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(any::<String>(), inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    #[test]
+    fn the_escape_check_finds_every_special_byte_at_every_position() {
+        for len in 0..20 {
+            for at in 0..len {
+                for special in [0u8, 0x1f, b'"', b'\\'] {
+                    let mut text = vec![b'a'; len];
+                    text[at] = special;
+                    let text = String::from_utf8(text).unwrap();
+                    assert!(!needs_no_escape(&text), "{text:?}");
+                    assert_eq!(ours(&text), theirs(&text));
+                }
+                let mut text = vec![b'a'; len];
+                text[at] = 0x20;
+                assert!(needs_no_escape(std::str::from_utf8(&text).unwrap()));
+            }
+        }
+        assert!(needs_no_escape("prix €, 日本語, emoji 🚀 and \u{7f}"));
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_json_values_match_serde_json(value in arbitrary_json()) {
+            prop_assert_eq!(ours(&value), theirs(&value));
+        }
+    }
+}
