@@ -117,6 +117,7 @@ use rusqlite::Connection;
 pub use error::SpoolError;
 pub use options::{Durability, ParseDurabilityError, SpoolOptions, defaults};
 pub use rows::{Appended, ClaimedRow, DisplacedRow, FailedRow, Selection, SpoolStats, WriterStats};
+pub(crate) use store::RowState;
 
 use clock::{Clock, from_ms, to_ms};
 use limits::Limits;
@@ -249,6 +250,49 @@ impl Spool {
         )));
         let path = self.path.clone();
         async move { reply::closed(rx.await, &path) }
+    }
+
+    /// Stores several records, returning once each is durable: every append is submitted
+    /// before the first is waited for, so they share commits. Results in the given order.
+    /// Items are `(body, response_id, config_id)`.
+    #[doc(hidden)]
+    pub fn append_many(
+        &self,
+        records: Vec<(Vec<u8>, String, String)>,
+    ) -> Vec<Result<Appended, SpoolError>> {
+        let slots: Vec<_> = records
+            .into_iter()
+            .map(|(body, response_id, config_id)| {
+                let (reply, slot) = reply::for_thread(self.path.clone(), self.writer.hub());
+                self.writer.submit(Job::Append(self.append_job(
+                    body,
+                    &response_id,
+                    &config_id,
+                    reply,
+                )));
+                slot
+            })
+            .collect();
+        slots
+            .iter()
+            .map(|slot| slot.wait(self.writer.hub()))
+            .collect()
+    }
+
+    /// Where the rows with these ids are now, read on the reader connection (never waits for
+    /// the writer): `None` for a row that is gone. With the row's response id, so a caller can
+    /// tell a reused id from the row it knew.
+    pub(crate) fn row_states(
+        &self,
+        ids: &[i64],
+    ) -> Result<Vec<Option<(RowState, String)>>, SpoolError> {
+        let conn = self.reader.lock();
+        read_tx(&conn, |c| {
+            ids.iter()
+                .map(|&id| store::row_state(c, id))
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(|e| SpoolError::storage(&self.path, "row_states", &e))
     }
 
     fn append_job(

@@ -268,6 +268,31 @@ pub(crate) fn oldest_live(conn: &Connection) -> rusqlite::Result<Option<i64>> {
         .optional()
 }
 
+/// Where a row is in its life (see the module diagram).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RowState {
+    Queued,
+    Claimed,
+    Failed,
+}
+
+/// The state and response id of one row; `None` when there is no row with this id.
+pub(crate) fn row_state(
+    conn: &Connection,
+    id: i64,
+) -> rusqlite::Result<Option<(RowState, String)>> {
+    conn.prepare_cached("SELECT state, response_id FROM spool WHERE id = ?1")?
+        .query_row([id], |r| {
+            let state = match r.get_ref(0)?.as_str()? {
+                "queued" => RowState::Queued,
+                "claimed" => RowState::Claimed,
+                _ => RowState::Failed,
+            };
+            Ok((state, r.get(1)?))
+        })
+        .optional()
+}
+
 /// Rows ever appended to the file.
 pub(crate) fn appended(conn: &Connection) -> rusqlite::Result<i64> {
     conn.prepare_cached("SELECT appended FROM spool_meta WHERE k = 1")?
