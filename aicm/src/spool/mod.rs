@@ -53,6 +53,8 @@
 //!     -> Result<usize, SpoolError>                                          // attempts + 1
 //! renew(&self, owner: &str, ids: &[i64], lease: Duration) -> Result<usize, SpoolError>
 //! (each also as `*_async`, same arguments, owned result future)
+//! unclaim_async(&self, owner: &str, ids: &[i64])  // back to queued, due now, no attempt
+//!     -> impl Future<Output = Result<usize, SpoolError>>
 //!
 //! stats(&self) -> Result<SpoolStats, SpoolError>                            // reader connection
 //! list_failed(&self, limit: usize) -> Result<Vec<FailedRow>, SpoolError>
@@ -422,6 +424,19 @@ impl Spool {
         lease: Duration,
     ) -> impl Future<Output = Result<usize, SpoolError>> + Send + use<> {
         self.run_async(renew_op(owner, ids, lease))
+    }
+
+    /// Hands rows back to the queue, due at once, without counting an attempt: for a worker
+    /// that stops while it holds them. Returns how many `owner` still held.
+    pub(crate) fn unclaim_async(
+        &self,
+        owner: &str,
+        ids: &[i64],
+    ) -> impl Future<Output = Result<usize, SpoolError>> + Send + use<> {
+        let (owner, ids) = (owner.to_owned(), ids.to_vec());
+        self.run_async(op("unclaim", move |ctx| {
+            store::unclaim(ctx.conn, &owner, &ids, ctx.now)
+        }))
     }
 
     /// Puts failed rows back in the queue, due now, with a fresh retry budget. Returns how many.

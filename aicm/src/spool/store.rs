@@ -218,6 +218,25 @@ pub(crate) fn renew(
     Ok(n)
 }
 
+/// Hands rows still held by `owner` back to the queue, due at `now`, without counting an
+/// attempt (a worker stopping mid-delivery: nothing was tried to the end).
+pub(crate) fn unclaim(
+    conn: &Connection,
+    owner: &str,
+    ids: &[i64],
+    now: i64,
+) -> rusqlite::Result<usize> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE spool SET state = 'queued', owner = NULL, lease_until = NULL, next_attempt_at = ?3
+         WHERE id = ?1 AND owner = ?2 AND state = 'claimed'",
+    )?;
+    let mut n = 0;
+    for id in ids {
+        n += stmt.execute(params![id, owner, now])?;
+    }
+    Ok(n)
+}
+
 /// Failed rows back to the queue, due now, with a fresh retry budget.
 pub(crate) fn requeue(
     conn: &Connection,

@@ -377,7 +377,7 @@ impl Ctx {
         shared.notify_settled();
     }
 
-    /// Puts rows back, due at once and without an attempt counted (a lease of zero).
+    /// Puts rows back in the queue, due at once and without an attempt counted.
     async fn unclaim(&self, rows: &[ClaimedRow], ranges: &[Range<usize>]) {
         let shared = self.shared();
         let held: Vec<&ClaimedRow> = ranges.iter().flat_map(|r| &rows[r.clone()]).collect();
@@ -386,7 +386,7 @@ impl Ctx {
         }
         if let Err(e) = shared
             .spool
-            .renew_async(&self.owner, &ids(held.iter().copied()), Duration::ZERO)
+            .unclaim_async(&self.owner, &ids(held.iter().copied()))
             .await
         {
             tracing::debug!(error = %e, "could not hand back claimed rows; they are taken over when their lease ends");
