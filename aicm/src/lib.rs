@@ -84,6 +84,10 @@
 //! delivered or reports how many records are still pending. Short-lived hosts can use
 //! [`Tracker::deliver_now`] to send one record and wait for the answer.
 //!
+//! With a durable spool (`TrackerBuilder::spool`, feature `spool`) `track` returns only once
+//! the record is committed to a file, so an exit, a crash or an outage loses nothing `track`
+//! accepted: the next Tracker on that file delivers it.
+//!
 //! # Features
 //!
 //! | feature | default | what it adds |
@@ -92,6 +96,7 @@
 //! | `rustls` | yes | TLS through rustls |
 //! | `native-tls` | no | TLS through the platform library |
 //! | `testing` | no | `aicm::testing`: a recording Tracker for your unit tests |
+//! | `spool` | no | `TrackerBuilder::spool`: a durable on-disk queue (`aicm::spool`), so records survive crashes, restarts and outages |
 #![deny(missing_docs)]
 
 #[doc(hidden)]

@@ -208,7 +208,7 @@ impl TrackerBuilder {
     ///
     /// Needs aicm's `spool` cargo feature: without it, `build` refuses a spool path (from here
     /// or the environment) rather than silently keep records in memory only. The queue-size
-    /// setting does not apply; the spool's bounds do ([`TrackerBuilder::spool_options`]), with
+    /// setting does not apply; the spool's bounds do (`spool_options`, feature `spool`), with
     /// this builder's [`OnFull`] policy and block timeout.
     pub fn spool(mut self, path: impl Into<PathBuf>) -> Self {
         self.spool = Some(path.into());

@@ -496,7 +496,8 @@ impl Tracker {
 impl Drop for TrackerInner {
     /// Never waits: the worker delivers what is queued in the background and stops once no
     /// Tracker uses it. Records still queued when the process exits are lost, so call
-    /// [`Tracker::close`] before exiting.
+    /// [`Tracker::close`] before exiting. With a spool the delivery loop stops at once instead:
+    /// its rows are safe in the file.
     fn drop(&mut self) {
         if !self.closed.swap(true, Ordering::AcqRel) {
             registry::release(&self.worker);
