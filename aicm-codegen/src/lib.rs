@@ -28,7 +28,8 @@
 //!
 //! The generated code refers to `::aicm`, `::serde` (with `derive`) and, when a schema uses
 //! `Any`, `list`, `dict`, `tuple` or `set`, `::serde_json`: the crate that compiles it depends on
-//! those (and on `schemars` with `--schemars`).
+//! those (and on `schemars` 1 with `--schemars`; enable aicm's `schemars` feature too for
+//! `JsonSchema` on the SDK's own types).
 //!
 //! Rust mapping: `int` → `i64`, `float` → `f64`, `str` → `String`, `bool` → `bool`,
 //! `List[T]` → `Vec<T>`, `Dict[str, V]` → `BTreeMap<String, V>` (`int` and `bool` keys too;

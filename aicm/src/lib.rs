@@ -97,6 +97,7 @@
 //! | `native-tls` | no | TLS through the platform library |
 //! | `testing` | no | `aicm::testing`: a recording Tracker for your unit tests |
 //! | `spool` | no | `TrackerBuilder::spool`: a durable on-disk queue (`aicm::spool`), so records survive crashes, restarts and outages |
+//! | `schemars` | no | `schemars::JsonSchema` for [`DeliveryHealth`], [`UsageValidationError`], [`TriggeredLimit`] and [`ResponseId`]; `aicm::json_schema` and `Tracker::json_schema` (the JSON Schema of a config's usage); `aicm::schemars` re-exported, for `aicm-codegen --schemars` output |
 #![deny(missing_docs)]
 
 #[doc(hidden)]
@@ -104,6 +105,8 @@ pub mod __private;
 pub mod conform;
 mod delivery;
 mod error;
+#[cfg(feature = "schemars")]
+pub mod json_schema;
 #[cfg(feature = "spool")]
 pub mod spool;
 #[cfg(feature = "testing")]
@@ -130,6 +133,9 @@ pub use delivery::record::{DiscardedRecord, FailedRecord, ResponseId, UsageRecor
 pub use delivery::send::Receipt;
 pub use error::{Error, FlushError, SchemaMismatch, TrackError};
 pub use public_configs::{fetch_all_configs, fetch_all_configs_blocking};
+/// The schemars version aicm implements `JsonSchema` with.
+#[cfg(feature = "schemars")]
+pub use schemars;
 pub use tracker::{TrackContext, TrackOptions, Tracker, TrackerBuilder};
 pub use usage::{IntoUsage, PreparedUsage, Usage};
 pub use validate::{Mismatch, TypeValidator, UsageValidationError, ValidationIssue};

@@ -72,6 +72,7 @@ fn display_mismatch(path: &str, message: &str) -> String {
 
 /// A usage object that does not match its schema: every problem at once.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, thiserror::Error)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct UsageValidationError {
     /// Field (or path inside a field, such as `tags[2]`) → what is wrong there.
     pub errors: BTreeMap<String, String>,

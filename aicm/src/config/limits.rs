@@ -14,6 +14,7 @@ use time::macros::format_description;
 /// Timestamps are kept as the service wrote them (RFC 3339);
 /// [`TriggeredLimit::expires_at_time`] parses the one that decides whether a limit is active.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct TriggeredLimit {
     /// The triggering event.
@@ -49,6 +50,7 @@ pub struct TriggeredLimit {
 
 /// The `vendor` of a [`TriggeredLimit`]: which configs and host it applies to.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct LimitVendor {
     /// The vendor's name.

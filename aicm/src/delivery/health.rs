@@ -23,6 +23,7 @@ use super::record::format_timestamp;
 /// process's rows included, and `queue_capacity` / `queue_utilization` are its row limit and
 /// how full it is.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct DeliveryHealth {
     /// Whether the worker thread is running.

@@ -85,6 +85,30 @@ impl fmt::Debug for ResponseId {
     }
 }
 
+/// Serialises as its display form, a JSON string.
+impl serde::Serialize for ResponseId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for ResponseId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ResponseId".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 128,
+            "description": "The id the server deduplicates a usage record on: 32 lowercase hex \
+                            digits when generated, or the id given to `TrackOptions::response_id`.",
+        })
+    }
+}
+
 impl PartialEq<str> for ResponseId {
     fn eq(&self, other: &str) -> bool {
         match &self.0 {

@@ -121,6 +121,13 @@ impl Tracker {
         self.inner.core.live.get()
     }
 
+    /// The JSON Schema (draft 2020-12) of the usage this Tracker accepts now, from the live
+    /// config: for API docs and for clients that validate before calling your service.
+    #[cfg(feature = "schemars")]
+    pub fn json_schema(&self) -> schemars::Schema {
+        crate::json_schema::usage_schema(&self.inner.core.config_id, &self.inner.core.live.get())
+    }
+
     /// Validates `usage` and queues it for delivery; returns its response id at once.
     ///
     /// Every error of the record is found here, never later: an `Err` means nothing was queued.
