@@ -7,8 +7,9 @@
 //! then 8 threads call `append` (which returns only once the row is committed) on ~330-byte
 //! wire-JSON bodies; criterion reports the time per append and appends per second.
 //!
-//! Response ids are random v4 UUIDs as the Tracker draws them today; the `time_ordered_ids`
-//! case draws them in time order (as UUIDv7 would) to show what the unique index costs.
+//! Response ids are random v4 UUIDs (as the memory queue's Tracker draws them); the
+//! `time_ordered_ids` case draws them in time order, as a spooled Tracker does (UUIDv7), to
+//! show what the unique index costs.
 
 #![allow(clippy::expect_used)] // a benchmark stops at the first failure
 

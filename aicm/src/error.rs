@@ -80,6 +80,16 @@ pub enum Error {
     /// `close` could not deliver everything in time.
     #[error(transparent)]
     Flush(#[from] FlushError),
+    /// The durable spool cannot be used: the file is corrupt, unreadable, read-only, another
+    /// application's database, or already open in this process for another account or with
+    /// other bounds. A Tracker never starts with a silently empty queue in its place.
+    #[error("{message}")]
+    Spool {
+        /// The spool file.
+        path: PathBuf,
+        /// What is wrong with it (names the path).
+        message: String,
+    },
 }
 
 /// Why `track` did not accept a record. A record that got this error was not queued.
@@ -113,7 +123,8 @@ pub enum TrackError {
     /// The usage could not be serialised to JSON.
     #[error("usage could not be serialised: {0}")]
     Serialize(String),
-    /// The queue is full and the policy is `OnFull::Raise` (or `Block` timed out).
+    /// The queue is full and the policy is `OnFull::Raise` (or `Block` timed out). With a
+    /// durable spool, the spool is full (its row or byte limit) and `capacity` is its row limit.
     #[error("delivery queue is full ({capacity} records)")]
     QueueFull {
         /// The queue's capacity.
@@ -128,6 +139,14 @@ pub enum TrackError {
         /// The HTTP status of the last answer, if there was one.
         status: Option<u16>,
         /// The server's message, or the network error.
+        message: String,
+    },
+    /// The durable spool could not store the record (a disk or SQLite error, a record larger
+    /// than the spool's byte limit, or the spool closing). Nothing was stored. A full spool is
+    /// [`TrackError::QueueFull`] instead.
+    #[error("could not store the record in the spool: {message}")]
+    Spool {
+        /// What went wrong (names the spool's path).
         message: String,
     },
     /// A `TrackOptions` value is unusable (e.g. a response id that is not 32 hex digits).

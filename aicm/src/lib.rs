@@ -84,6 +84,10 @@
 //! delivered or reports how many records are still pending. Short-lived hosts can use
 //! [`Tracker::deliver_now`] to send one record and wait for the answer.
 //!
+//! With a durable spool (`TrackerBuilder::spool`, feature `spool`) `track` returns only once
+//! the record is committed to a file, so an exit, a crash or an outage loses nothing `track`
+//! accepted: the next Tracker on that file delivers it.
+//!
 //! # Features
 //!
 //! | feature | default | what it adds |
@@ -92,7 +96,7 @@
 //! | `rustls` | yes | TLS through rustls |
 //! | `native-tls` | no | TLS through the platform library |
 //! | `testing` | no | `aicm::testing`: a recording Tracker for your unit tests |
-//! | `spool` | no | `TrackerBuilder::spool` and `aicm::spool`: a durable on-disk queue (SQLite, compiled in) so records survive crashes, restarts and long outages |
+//! | `spool` | no | `TrackerBuilder::spool`: a durable on-disk queue (`aicm::spool`), so records survive crashes, restarts and outages |
 //! | `schemars` | no | `schemars::JsonSchema` for [`DeliveryHealth`], [`UsageValidationError`], [`TriggeredLimit`] and [`ResponseId`]; `aicm::json_schema` and `Tracker::json_schema` (the JSON Schema of a config's usage); `aicm::schemars` re-exported, for `aicm-codegen --schemars` output |
 #![deny(missing_docs)]
 

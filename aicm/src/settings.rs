@@ -176,6 +176,20 @@ impl Settings {
     }
 }
 
+/// Where the durable spool lives: `TrackerBuilder::spool`, else `AICM_SPOOL_PATH` (empty counts
+/// as unset), else none. With the name of the setting it came from, for errors.
+pub(crate) fn spool_path(
+    builder: Option<PathBuf>,
+    lookup: impl Fn(&str) -> Option<OsString>,
+) -> Option<(PathBuf, &'static str)> {
+    match builder {
+        Some(path) => Some((path, "TrackerBuilder::spool")),
+        None => lookup("AICM_SPOOL_PATH")
+            .filter(|v| !v.is_empty())
+            .map(|v| (PathBuf::from(v), "AICM_SPOOL_PATH")),
+    }
+}
+
 fn check_base(base: &str, name: &'static str) -> Result<(), Error> {
     let lower = base.to_ascii_lowercase();
     let rest = lower
@@ -396,6 +410,23 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn spool_path_comes_from_the_builder_then_the_environment() {
+        assert_eq!(spool_path(None, env(&[])), None);
+        assert_eq!(spool_path(None, env(&[("AICM_SPOOL_PATH", "")])), None);
+        assert_eq!(
+            spool_path(None, env(&[("AICM_SPOOL_PATH", "/var/a.spool")])),
+            Some((PathBuf::from("/var/a.spool"), "AICM_SPOOL_PATH"))
+        );
+        assert_eq!(
+            spool_path(
+                Some("/b.spool".into()),
+                env(&[("AICM_SPOOL_PATH", "/var/a.spool")])
+            ),
+            Some((PathBuf::from("/b.spool"), "TrackerBuilder::spool"))
+        );
     }
 
     #[test]

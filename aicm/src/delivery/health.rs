@@ -12,6 +12,16 @@ use super::record::format_timestamp;
 /// `total_accepted = total_sent + total_failed + total_discarded + queue_size + in_flight`.
 ///
 /// Every `total_*` counts records; `batches_sent` and `retries` count requests.
+///
+/// With a durable spool the counters are this process's view of the spool file, and the
+/// identity holds for them: `total_accepted` counts the records this process's Trackers stored
+/// plus rows of other processes (or of an earlier run) that this process's worker took over
+/// or displaced; `queue_size` is how many of those rows wait in the file (fresh or backing off
+/// before a retry) and `in_flight` how many this worker holds claimed. A row this process
+/// stored but another process delivered counts as sent once `flush` (or a periodic check)
+/// sees it gone. `spool_depth` and `spool_oldest_age_secs` describe the whole file, every
+/// process's rows included, and `queue_capacity` / `queue_utilization` are its row limit and
+/// how full it is.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[non_exhaustive]
@@ -42,6 +52,12 @@ pub struct DeliveryHealth {
     pub last_error: Option<String>,
     /// When the last 2xx arrived (RFC 3339).
     pub last_success_at: Option<String>,
+    /// Rows waiting in the durable spool file (queued or claimed, by any process): what a
+    /// restart would still deliver. `None` without a spool.
+    pub spool_depth: Option<u64>,
+    /// How long ago the oldest row waiting in the spool was stored, in seconds: how far behind
+    /// delivery is during an outage. `None` without a spool, or when it is empty.
+    pub spool_oldest_age_secs: Option<f64>,
 }
 
 impl DeliveryHealth {
@@ -72,6 +88,8 @@ impl DeliveryHealth {
             retries: c.retries,
             last_error,
             last_success_at: last_success_at.map(format_timestamp),
+            spool_depth: None,
+            spool_oldest_age_secs: None,
         }
     }
 
@@ -85,7 +103,9 @@ impl DeliveryHealth {
                 + self.in_flight as u64
     }
 
-    fn add(&mut self, other: &DeliveryHealth) {
+    /// Adds another snapshot's figures (a sum over workers, or a spooled worker's in-memory
+    /// part). Capacity and utilisation are summed as queues; spool figures as files.
+    pub(crate) fn add(&mut self, other: &DeliveryHealth) {
         self.worker_alive |= other.worker_alive;
         self.queue_size += other.queue_size;
         self.queue_capacity += other.queue_capacity;
@@ -102,6 +122,15 @@ impl DeliveryHealth {
         if other.last_success_at > self.last_success_at {
             self.last_success_at.clone_from(&other.last_success_at);
         }
+        self.spool_depth = match (self.spool_depth, other.spool_depth) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+        self.spool_oldest_age_secs = match (self.spool_oldest_age_secs, other.spool_oldest_age_secs)
+        {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
         self.queue_utilization = if self.queue_capacity == 0 {
             0.0
         } else {
@@ -109,15 +138,32 @@ impl DeliveryHealth {
         };
     }
 
-    fn zero() -> DeliveryHealth {
+    pub(crate) fn zero() -> DeliveryHealth {
         DeliveryHealth::from_state(false, 0, 0, 0, Counters::default(), None, None)
     }
 }
 
-/// Every worker ever started in this process (weakly) and the final figures of stopped ones.
+/// What contributes to [`global_delivery_health`]: a worker's memory queue, or the ledger of a
+/// durable spool open in this process.
+pub(crate) trait HealthSource: Send + Sync {
+    fn health(&self) -> DeliveryHealth;
+}
+
+impl HealthSource for Queue {
+    fn health(&self) -> DeliveryHealth {
+        Queue::health(self)
+    }
+}
+
+/// Every source ever registered in this process (weakly) and the final figures of stopped
+/// ones.
 struct GlobalHealth {
-    live: Vec<Weak<Queue>>,
+    live: Vec<Weak<dyn HealthSource>>,
     retired: DeliveryHealth,
+}
+
+fn addr_of(w: &Weak<dyn HealthSource>) -> *const () {
+    Weak::as_ptr(w) as *const ()
 }
 
 fn global() -> &'static Mutex<Option<GlobalHealth>> {
@@ -127,26 +173,40 @@ fn global() -> &'static Mutex<Option<GlobalHealth>> {
 
 /// Registers a new worker's queue for [`global_delivery_health`].
 pub(crate) fn register(queue: &Arc<Queue>) {
+    let queue: Arc<dyn HealthSource> = queue.clone();
+    register_source(Arc::downgrade(&queue));
+}
+
+/// Registers any source (a spool's ledger) for [`global_delivery_health`].
+pub(crate) fn register_source(source: Weak<dyn HealthSource>) {
     let mut global = global().lock();
     let g = global.get_or_insert_with(|| GlobalHealth {
         live: Vec::new(),
         retired: DeliveryHealth::zero(),
     });
     g.live.retain(|w| w.strong_count() > 0);
-    g.live.push(Arc::downgrade(queue));
+    g.live.push(source);
 }
 
 /// Moves a stopped worker's final figures into the retired sum.
 pub(crate) fn retire(queue: &Arc<Queue>) {
+    retire_source(Arc::as_ptr(queue) as *const (), queue.health());
+}
+
+/// Moves the final figures `last` of the source at `addr` into the retired sum (once: a
+/// source no longer registered is ignored). Callable from the source's `Drop`.
+pub(crate) fn retire_source(addr: *const (), mut last: DeliveryHealth) {
     let mut global = global().lock();
     if let Some(g) = global.as_mut() {
-        let before = g.live.len();
+        let present = g.live.iter().any(|w| addr_of(w) == addr);
         g.live
-            .retain(|w| w.upgrade().is_some_and(|q| !Arc::ptr_eq(&q, queue)));
-        if g.live.len() < before {
-            let mut last = queue.health();
+            .retain(|w| w.strong_count() > 0 && addr_of(w) != addr);
+        if present {
             last.worker_alive = false;
             last.queue_capacity = 0;
+            // What is still in a file no handle has open is nobody's backlog here any more.
+            last.spool_depth = None;
+            last.spool_oldest_age_secs = None;
             g.retired.add(&last);
         }
     }

@@ -7,6 +7,8 @@ pub(crate) mod record;
 pub(crate) mod registry;
 pub(crate) mod retry;
 pub(crate) mod send;
+#[cfg(feature = "spool")]
+pub(crate) mod spooled;
 pub(crate) mod worker;
 
 /// Sent as `User-Agent` on every request.

@@ -27,6 +27,30 @@ impl ResponseId {
         ResponseId(Repr::Generated(uuid::Uuid::new_v4()))
     }
 
+    /// A fresh time-ordered id (UUIDv7: milliseconds, then a counter and random bits), still 32
+    /// lowercase hex digits. Spooled records use it because the spool's unique index on
+    /// `response_id` then grows at one end instead of touching a random page per record.
+    #[cfg(feature = "spool")]
+    pub(crate) fn generate_ordered() -> ResponseId {
+        ResponseId(Repr::Generated(uuid::Uuid::now_v7()))
+    }
+
+    /// The id as it travels on the wire (a spooled row's `response_id`): 32 lowercase hex
+    /// digits read back as a generated id, so it compares equal to what `track` returned;
+    /// anything else as given.
+    #[cfg(feature = "spool")]
+    pub(crate) fn from_wire(id: &str) -> ResponseId {
+        if id.len() == 32
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            && let Ok(uuid) = uuid::Uuid::try_parse(id)
+        {
+            return ResponseId(Repr::Generated(uuid));
+        }
+        ResponseId::given(id)
+    }
+
     /// An id chosen by the caller (for backfills that must not double count on re-runs).
     pub(crate) fn given(id: impl Into<Arc<str>>) -> ResponseId {
         ResponseId(Repr::Given(id.into()))
@@ -323,6 +347,23 @@ mod tests {
         let mut json = Vec::new();
         ResponseId::generate().write_json(&mut json);
         assert_eq!(json.len(), 34);
+    }
+
+    #[cfg(feature = "spool")]
+    #[test]
+    fn ordered_ids_are_32_hex_increasing_and_read_back_equal() {
+        let a = ResponseId::generate_ordered();
+        let b = ResponseId::generate_ordered();
+        let (ta, tb) = (a.to_string(), b.to_string());
+        assert_eq!(ta.len(), 32);
+        assert!(tb > ta, "{ta} then {tb}");
+        assert_eq!(ResponseId::from_wire(&ta), a);
+        let given = ResponseId::from_wire("order-17");
+        assert_eq!(given, ResponseId::given("order-17"));
+        assert_eq!(
+            ResponseId::from_wire("ABCDEF0123456789ABCDEF0123456789").to_string(),
+            "ABCDEF0123456789ABCDEF0123456789"
+        );
     }
 
     #[test]

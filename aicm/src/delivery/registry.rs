@@ -20,6 +20,9 @@ pub(crate) struct WorkerKey {
     pub options: DeliveryOptions,
     /// A caller-supplied HTTP client cannot be compared: such a worker is never shared.
     pub unique: Option<u64>,
+    /// The durable spool's canonical path and the lease its loop claims with: Trackers on one
+    /// file share its handle (one per process) and, with equal options, one delivery loop.
+    pub spool: Option<(PathBuf, std::time::Duration)>,
 }
 
 struct Entry {
@@ -82,7 +85,7 @@ pub(crate) fn release(worker: &Arc<Worker>) -> bool {
     };
     drop(map);
     if last {
-        worker.queue.begin_closing();
+        worker.begin_closing();
     }
     last
 }

@@ -42,13 +42,13 @@ pub(crate) struct Sender {
 }
 
 /// The outcome of one request.
-struct Answer {
-    verdict: Verdict,
-    status: Option<u16>,
-    message: String,
-    retry_after: Option<Duration>,
+pub(crate) struct Answer {
+    pub verdict: Verdict,
+    pub status: Option<u16>,
+    pub message: String,
+    pub retry_after: Option<Duration>,
     /// The JSON body of a 2xx answer, when it is JSON.
-    body: Option<serde_json::Value>,
+    pub body: Option<serde_json::Value>,
 }
 
 /// A flight's records encoded once: the body of the whole flight, and each record's bytes in it.
@@ -59,8 +59,8 @@ struct Encoded {
     members: Vec<usize>,
 }
 
-const PREFIX: &[u8] = b"{\"usage_records\":[";
-const SUFFIX: &[u8] = b"]}";
+pub(crate) const PREFIX: &[u8] = b"{\"usage_records\":[";
+pub(crate) const SUFFIX: &[u8] = b"]}";
 
 impl Sender {
     pub fn new(
@@ -252,6 +252,18 @@ impl Sender {
     }
 
     async fn post(&self, body: Vec<u8>) -> Answer {
+        let answer = self.request(body).await;
+        if answer.verdict == Verdict::Delivered && matches!(self.transport, Transport::Http { .. })
+        {
+            self.queue.note_success();
+        }
+        answer
+    }
+
+    /// One `POST /track-usage` of `body` and how to treat its answer. Hands a 2xx answer's
+    /// JSON to the limits hook; counts nothing (the memory queue and the spool keep their own
+    /// counters).
+    pub(crate) async fn request(&self, body: Vec<u8>) -> Answer {
         let Transport::Http { http, url, auth } = &self.transport else {
             return Answer {
                 verdict: Verdict::Delivered,
@@ -305,7 +317,6 @@ impl Sender {
             }
         };
         if verdict == Verdict::Delivered {
-            self.queue.note_success();
             let json: Option<serde_json::Value> = serde_json::from_slice(&text).ok();
             if let (Some(hook), Some(body)) = (&self.limits_hook, &json) {
                 hook(body);
@@ -329,29 +340,8 @@ impl Sender {
 
     /// Settles records as failed: counted, the cause logged once, each handed to `on_failed`.
     fn fail(&self, flight: u64, records: &[&QueuedRecord], status: Option<u16>, message: &str) {
-        let error = match status {
-            Some(401 | 403 | 404) => {
-                format!(
-                    "configuration error (HTTP {}): {message}",
-                    status.unwrap_or(0)
-                )
-            }
-            Some(s) => format!("HTTP {s}: {message}"),
-            None => message.to_owned(),
-        };
-        let cause = match status {
-            Some(s) => format!("status {s}"),
-            None => error.clone(),
-        };
-        if self.warned.lock().insert(cause) {
-            tracing::warn!(
-                records = records.len(),
-                error = %error,
-                "usage records failed and will not be delivered (further failures with this cause are logged at debug level)"
-            );
-        } else {
-            tracing::debug!(records = records.len(), error = %error, "usage records failed");
-        }
+        let error = failure_text(status, message);
+        warn_failed_once(&self.warned, status, &error, records.len());
         for record in records {
             if let Some(callback) = &record.tracker.on_failed {
                 let failed = FailedRecord {
@@ -364,6 +354,39 @@ impl Sender {
         }
         // Settle after the callbacks, so `flush`/`close` return only once they have run.
         self.queue.settle(flight, 0, records.len(), Some(error));
+    }
+}
+
+/// The error a failed record is reported with: the status and the server's message, and
+/// 401/403/404 named as the configuration errors they are.
+pub(crate) fn failure_text(status: Option<u16>, message: &str) -> String {
+    match status {
+        Some(s @ (401 | 403 | 404)) => format!("configuration error (HTTP {s}): {message}"),
+        Some(s) => format!("HTTP {s}: {message}"),
+        None => message.to_owned(),
+    }
+}
+
+/// Logs failed records at warn level once per cause (a status, or the network error), then at
+/// debug level: a refused batch of thousands must not flood the log.
+pub(crate) fn warn_failed_once(
+    warned: &Mutex<HashSet<String>>,
+    status: Option<u16>,
+    error: &str,
+    records: usize,
+) {
+    let cause = match status {
+        Some(s) => format!("status {s}"),
+        None => error.to_owned(),
+    };
+    if warned.lock().insert(cause) {
+        tracing::warn!(
+            records,
+            error = %error,
+            "usage records failed and will not be delivered (further failures with this cause are logged at debug level)"
+        );
+    } else {
+        tracing::debug!(records, error = %error, "usage records failed");
     }
 }
 

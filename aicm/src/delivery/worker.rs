@@ -1,7 +1,8 @@
 //! The delivery worker: its own thread with its own current-thread tokio runtime, so it runs the
 //! same under sync code, multi-thread runtimes and current-thread runtimes. It drains the queue
 //! in batches and sends up to `max_concurrent_requests` of them at once, so a batch waiting to
-//! retry never holds back the rest.
+//! retry never holds back the rest. A worker of spooled Trackers also runs the spool's delivery
+//! loop on the same runtime, with the same HTTP sender.
 
 use std::sync::Arc;
 use std::thread::{JoinHandle, ThreadId};
@@ -26,6 +27,9 @@ pub(crate) struct Worker {
     exited: Arc<Exited>,
     /// Warn about discards once, not per record.
     pub discard_warned: std::sync::atomic::AtomicBool,
+    /// The durable spool its Trackers store records in, and its delivery loop.
+    #[cfg(feature = "spool")]
+    pub spool: Option<Arc<super::spooled::SpoolDriver>>,
 }
 
 /// Set when the worker thread has finished, for waiters with and without a runtime.
@@ -41,6 +45,7 @@ impl Worker {
     pub fn start(
         options: DeliveryOptions,
         make_sender: impl FnOnce(Arc<Queue>) -> Sender,
+        #[cfg(feature = "spool")] spool: Option<Arc<super::spooled::SpoolDriver>>,
     ) -> Result<Worker, Error> {
         let queue = Arc::new(Queue::new(options.queue_size, options.max_batch_size));
         let sender = Arc::new(make_sender(queue.clone()));
@@ -51,6 +56,10 @@ impl Worker {
         let thread_exited = exited.clone();
         let batch_interval = options.batch_interval;
         let concurrency = options.max_concurrent_requests.max(1);
+        #[cfg(feature = "spool")]
+        let spool_loop = spool
+            .clone()
+            .map(|driver| super::spooled::run(driver, sender.clone(), options.clone()));
         let thread = std::thread::Builder::new()
             .name("aicm-delivery".to_owned())
             .spawn(move || {
@@ -65,12 +74,18 @@ impl Worker {
                     }
                 };
                 let _ = tx.send(Ok(runtime.handle().clone()));
-                runtime.block_on(run(
-                    thread_queue.clone(),
-                    sender,
-                    batch_interval,
-                    concurrency,
-                ));
+                let memory_loop = run(thread_queue.clone(), sender, batch_interval, concurrency);
+                #[cfg(feature = "spool")]
+                runtime.block_on(async move {
+                    let spool_loop = async move {
+                        if let Some(spool_loop) = spool_loop {
+                            spool_loop.await;
+                        }
+                    };
+                    tokio::join!(memory_loop, spool_loop);
+                });
+                #[cfg(not(feature = "spool"))]
+                runtime.block_on(memory_loop);
                 // Drop the runtime here, on this thread, outside any runtime context.
                 drop(runtime);
                 thread_queue.mark_worker_stopped();
@@ -100,7 +115,19 @@ impl Worker {
             thread: Mutex::new(Some(thread)),
             exited,
             discard_warned: std::sync::atomic::AtomicBool::new(false),
+            #[cfg(feature = "spool")]
+            spool,
         })
+    }
+
+    /// No Tracker uses the worker any more: the queue delivers what is left and stops; the
+    /// spool loop stops at once (its rows are safe in the file).
+    pub fn begin_closing(&self) {
+        #[cfg(feature = "spool")]
+        if let Some(driver) = &self.spool {
+            driver.stop();
+        }
+        self.queue.begin_closing();
     }
 
     /// Whether the caller runs on this worker's thread (inside a callback): it must not wait

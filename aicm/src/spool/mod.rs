@@ -53,6 +53,8 @@
 //!     -> Result<usize, SpoolError>                                          // attempts + 1
 //! renew(&self, owner: &str, ids: &[i64], lease: Duration) -> Result<usize, SpoolError>
 //! (each also as `*_async`, same arguments, owned result future)
+//! unclaim_async(&self, owner: &str, ids: &[i64])  // back to queued, due now, no attempt
+//!     -> impl Future<Output = Result<usize, SpoolError>>
 //!
 //! stats(&self) -> Result<SpoolStats, SpoolError>                            // reader connection
 //! list_failed(&self, limit: usize) -> Result<Vec<FailedRow>, SpoolError>
@@ -117,6 +119,7 @@ use rusqlite::Connection;
 pub use error::SpoolError;
 pub use options::{Durability, ParseDurabilityError, SpoolOptions, defaults};
 pub use rows::{Appended, ClaimedRow, DisplacedRow, FailedRow, Selection, SpoolStats, WriterStats};
+pub(crate) use store::RowState;
 
 use clock::{Clock, from_ms, to_ms};
 use limits::Limits;
@@ -251,6 +254,49 @@ impl Spool {
         async move { reply::closed(rx.await, &path) }
     }
 
+    /// Stores several records, returning once each is durable: every append is submitted
+    /// before the first is waited for, so they share commits. Results in the given order.
+    /// Items are `(body, response_id, config_id)`.
+    #[doc(hidden)]
+    pub fn append_many(
+        &self,
+        records: Vec<(Vec<u8>, String, String)>,
+    ) -> Vec<Result<Appended, SpoolError>> {
+        let slots: Vec<_> = records
+            .into_iter()
+            .map(|(body, response_id, config_id)| {
+                let (reply, slot) = reply::for_thread(self.path.clone(), self.writer.hub());
+                self.writer.submit(Job::Append(self.append_job(
+                    body,
+                    &response_id,
+                    &config_id,
+                    reply,
+                )));
+                slot
+            })
+            .collect();
+        slots
+            .iter()
+            .map(|slot| slot.wait(self.writer.hub()))
+            .collect()
+    }
+
+    /// Where the rows with these ids are now, read on the reader connection (never waits for
+    /// the writer): `None` for a row that is gone. With the row's response id, so a caller can
+    /// tell a reused id from the row it knew.
+    pub(crate) fn row_states(
+        &self,
+        ids: &[i64],
+    ) -> Result<Vec<Option<(RowState, String)>>, SpoolError> {
+        let conn = self.reader.lock();
+        read_tx(&conn, |c| {
+            ids.iter()
+                .map(|&id| store::row_state(c, id))
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(|e| SpoolError::storage(&self.path, "row_states", &e))
+    }
+
     fn append_job(
         &self,
         body: Vec<u8>,
@@ -378,6 +424,19 @@ impl Spool {
         lease: Duration,
     ) -> impl Future<Output = Result<usize, SpoolError>> + Send + use<> {
         self.run_async(renew_op(owner, ids, lease))
+    }
+
+    /// Hands rows back to the queue, due at once, without counting an attempt: for a worker
+    /// that stops while it holds them. Returns how many `owner` still held.
+    pub(crate) fn unclaim_async(
+        &self,
+        owner: &str,
+        ids: &[i64],
+    ) -> impl Future<Output = Result<usize, SpoolError>> + Send + use<> {
+        let (owner, ids) = (owner.to_owned(), ids.to_vec());
+        self.run_async(op("unclaim", move |ctx| {
+            store::unclaim(ctx.conn, &owner, &ids, ctx.now)
+        }))
     }
 
     /// Puts failed rows back in the queue, due now, with a fresh retry budget. Returns how many.

@@ -218,6 +218,25 @@ pub(crate) fn renew(
     Ok(n)
 }
 
+/// Hands rows still held by `owner` back to the queue, due at `now`, without counting an
+/// attempt (a worker stopping mid-delivery: nothing was tried to the end).
+pub(crate) fn unclaim(
+    conn: &Connection,
+    owner: &str,
+    ids: &[i64],
+    now: i64,
+) -> rusqlite::Result<usize> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE spool SET state = 'queued', owner = NULL, lease_until = NULL, next_attempt_at = ?3
+         WHERE id = ?1 AND owner = ?2 AND state = 'claimed'",
+    )?;
+    let mut n = 0;
+    for id in ids {
+        n += stmt.execute(params![id, owner, now])?;
+    }
+    Ok(n)
+}
+
 /// Failed rows back to the queue, due now, with a fresh retry budget.
 pub(crate) fn requeue(
     conn: &Connection,
@@ -265,6 +284,31 @@ pub(crate) fn purge(conn: &Connection, selection: &Selection) -> rusqlite::Resul
 pub(crate) fn oldest_live(conn: &Connection) -> rusqlite::Result<Option<i64>> {
     conn.prepare_cached("SELECT created_at FROM spool WHERE state != 'failed' ORDER BY id LIMIT 1")?
         .query_row([], |r| r.get(0))
+        .optional()
+}
+
+/// Where a row is in its life (see the module diagram).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RowState {
+    Queued,
+    Claimed,
+    Failed,
+}
+
+/// The state and response id of one row; `None` when there is no row with this id.
+pub(crate) fn row_state(
+    conn: &Connection,
+    id: i64,
+) -> rusqlite::Result<Option<(RowState, String)>> {
+    conn.prepare_cached("SELECT state, response_id FROM spool WHERE id = ?1")?
+        .query_row([id], |r| {
+            let state = match r.get_ref(0)?.as_str()? {
+                "queued" => RowState::Queued,
+                "claimed" => RowState::Claimed,
+                _ => RowState::Failed,
+            };
+            Ok((state, r.get(1)?))
+        })
         .optional()
 }
 

@@ -29,6 +29,10 @@ use super::store;
 /// freed by this process is seen at once).
 const BLOCKED_POLL: Duration = Duration::from_millis(20);
 
+/// The longest the writer waits for a group to fill up (see [`Group::next_jobs`]): about half
+/// the fixed cost of a commit, so waiting costs a caller less than another commit would.
+const GATHER: Duration = Duration::from_micros(100);
+
 /// What a job sees while it runs inside the group's transaction.
 pub(crate) struct Ctx<'a> {
     pub conn: &'a Connection,
@@ -69,6 +73,8 @@ struct Inbox {
     stopped: bool,
     /// The writer is parked on `wake`: only then is a notify worth a syscall.
     parked: bool,
+    /// While parked, wake it once this many jobs are waiting (1 unless it gathers a group).
+    want: usize,
     /// Tests hold the writer to gather a known group.
     #[cfg(test)]
     held: bool,
@@ -109,6 +115,7 @@ impl Writer {
                 closing: false,
                 stopped: false,
                 parked: false,
+                want: 1,
                 #[cfg(test)]
                 held: false,
             }),
@@ -134,6 +141,7 @@ impl Writer {
                     checkpointer: &thread_checkpointer,
                     since_checkpoint: 0,
                     hub: &thread_hub,
+                    last_group: 0,
                 };
                 group.run();
                 drop(guard);
@@ -162,7 +170,7 @@ impl Writer {
             return;
         }
         inbox.jobs.push(job);
-        let wake = inbox.parked;
+        let wake = inbox.parked && inbox.jobs.len() >= inbox.want;
         drop(inbox);
         if wake {
             self.shared.wake.notify_one();
@@ -249,6 +257,8 @@ struct Group<'a> {
     since_checkpoint: u64,
     /// Woken once after each group: the replies of its blocked callers are in their slots.
     hub: &'a Hub,
+    /// Appends in the last group: the callers it answered are likely to append again.
+    last_group: usize,
 }
 
 /// What happened to one append inside the transaction.
@@ -281,14 +291,32 @@ impl Group<'_> {
     }
 
     /// Waits for work. `false`: closing and nothing left to do.
+    ///
+    /// Gathers groups: when fewer jobs wait than the last group had appends, the callers that
+    /// group answered are probably about to append again, so the writer waits for them up to
+    /// [`GATHER`]. A commit costs a fixed ~60 µs plus ~10 µs a row (2-core machine), and
+    /// synchronous callers can have only one append each in flight, so committing every group
+    /// as soon as its first job arrives makes many small commits and caps the rate.
     fn next_jobs(&mut self, jobs: &mut Vec<Job>) -> bool {
         let mut inbox = self.shared.inbox.lock();
+        let mut gather_until: Option<Instant> = None;
         loop {
             #[cfg(test)]
             let held = inbox.held;
             #[cfg(not(test))]
             let held = false;
             if !inbox.jobs.is_empty() && !held {
+                if inbox.jobs.len() < self.last_group && !inbox.closing {
+                    let until = *gather_until.get_or_insert_with(|| Instant::now() + GATHER);
+                    if Instant::now() < until {
+                        inbox.parked = true;
+                        inbox.want = self.last_group;
+                        let _ = self.shared.wake.wait_until(&mut inbox, until);
+                        inbox.parked = false;
+                        inbox.want = 1;
+                        continue;
+                    }
+                }
                 std::mem::swap(jobs, &mut inbox.jobs);
                 return true;
             }
@@ -364,6 +392,7 @@ impl Group<'_> {
                 }
             }
         }
+        self.last_group = appends.len();
         let mut pending = std::mem::take(&mut self.blocked);
         pending.extend(appends);
         let mut stored: Vec<(Reply<Appended>, Appended)> = Vec::with_capacity(pending.len());

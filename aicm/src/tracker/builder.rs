@@ -45,6 +45,11 @@ pub struct TrackerBuilder {
     http_client: Option<reqwest::Client>,
     memory: Option<MemorySetup>,
     schema: Option<aicm_schema::Schema>,
+    spool: Option<PathBuf>,
+    #[cfg(feature = "spool")]
+    spool_options: Option<crate::spool::SpoolOptions>,
+    #[cfg(feature = "spool")]
+    spool_durability: Option<crate::spool::Durability>,
 }
 
 impl fmt::Debug for TrackerBuilder {
@@ -61,6 +66,7 @@ impl fmt::Debug for TrackerBuilder {
             .field("ini_path", &self.overrides.ini_path)
             .field("options", &self.options)
             .field("on_full", &self.on_full)
+            .field("spool", &self.spool)
             .finish_non_exhaustive()
     }
 }
@@ -78,6 +84,11 @@ impl TrackerBuilder {
             http_client: None,
             memory: None,
             schema: None,
+            spool: None,
+            #[cfg(feature = "spool")]
+            spool_options: None,
+            #[cfg(feature = "spool")]
+            spool_durability: None,
         }
     }
 
@@ -189,6 +200,46 @@ impl TrackerBuilder {
         self
     }
 
+    /// Keeps records in a durable spool file at `path` (else `AICM_SPOOL_PATH`), so that they
+    /// survive a crash, a restart or a long outage: `track` returns once the record is stored
+    /// there (concurrent calls share commits), and the worker delivers what the file holds,
+    /// including what an earlier run or a dead process left behind. Several processes may
+    /// share one file; a file holds the records of one account (API root and key).
+    ///
+    /// Needs aicm's `spool` cargo feature: without it, `build` refuses a spool path (from here
+    /// or the environment) rather than silently keep records in memory only. The queue-size
+    /// setting does not apply; the spool's bounds do (`spool_options`, feature `spool`), with
+    /// this builder's [`OnFull`] policy and block timeout.
+    pub fn spool(mut self, path: impl Into<PathBuf>) -> Self {
+        self.spool = Some(path.into());
+        self
+    }
+
+    /// How far a spooled record is stored before `track` returns (else
+    /// `AICM_SPOOL_DURABILITY`: `process` or `fsync`, else `process`).
+    /// [`Durability::Process`](crate::spool::Durability::Process) survives the process being
+    /// killed at no fsync cost; [`Durability::Fsync`](crate::spool::Durability::Fsync) also
+    /// survives a power loss, at one fsync per group commit (milliseconds on many disks,
+    /// shared by every `track` waiting for that commit).
+    #[cfg(feature = "spool")]
+    pub fn spool_durability(mut self, durability: crate::spool::Durability) -> Self {
+        self.spool_durability = Some(durability);
+        self
+    }
+
+    /// The spool's bounds (`max_rows`, default 1,000,000; `max_bytes`, default 1 GiB), lease
+    /// and lock wait, and its durability (as if given to
+    /// [`TrackerBuilder::spool_durability`]). Its `on_full` and `block_timeout` are replaced
+    /// by this builder's. The lease is how long another process waits before taking over rows
+    /// of a process that died while delivering them; it is never shorter than the request
+    /// timeout plus a second, so a live request never loses its rows.
+    #[cfg(feature = "spool")]
+    pub fn spool_options(mut self, options: crate::spool::SpoolOptions) -> Self {
+        self.spool_durability = Some(options.durability);
+        self.spool_options = Some(options);
+        self
+    }
+
     /// Use this HTTP client (its own TLS, proxy and pool settings). A Tracker with its own
     /// client gets a worker of its own.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
@@ -244,12 +295,34 @@ impl TrackerBuilder {
     }
 
     fn prepare(mut self) -> Result<(Prepared, Arc<Worker>), Error> {
+        // An in-memory (recording) Tracker has nothing to make durable.
+        let spool_path = match self.memory {
+            Some(_) => None,
+            None => crate::settings::spool_path(self.spool.take(), |n| std::env::var_os(n)),
+        };
+        #[cfg(not(feature = "spool"))]
+        if let Some((path, name)) = spool_path {
+            return Err(spool_feature_off(&path, name));
+        }
         self.options.on_full = match self.on_full {
             Some(p) => p,
             None => on_full_from_env()?,
         };
+        #[cfg(feature = "spool")]
+        let spool_setup = match spool_path {
+            Some((path, _)) => Some(super::spooled::Setup::resolve(
+                path,
+                self.spool_options.take(),
+                self.spool_durability,
+                &self.options,
+            )?),
+            None => None,
+        };
+        #[cfg(feature = "spool")]
+        let mut spool_shared = None;
         let options = self.options.clone();
-        let (key, transport, store, limits_hook) = match self.memory.take() {
+        #[cfg_attr(not(feature = "spool"), allow(unused_mut))]
+        let (mut key, transport, store, limits_hook) = match self.memory.take() {
             Some(memory) => {
                 let key = WorkerKey {
                     api_root: String::new(),
@@ -257,6 +330,7 @@ impl TrackerBuilder {
                     ini_path: PathBuf::new(),
                     options: options.clone(),
                     unique: Some(unique_id()),
+                    spool: None,
                 };
                 self.schema = Some(memory.schema);
                 let transport = Transport::Memory(memory.store);
@@ -275,12 +349,17 @@ impl TrackerBuilder {
                         })?,
                 };
                 let api = ApiClient::new(Some(http.clone()), &settings)?;
+                #[cfg(feature = "spool")]
+                if let Some(setup) = &spool_setup {
+                    spool_shared = Some(setup.acquire(api.root(), settings.api_key.expose())?);
+                }
                 let key = WorkerKey {
                     api_root: api.root().to_owned(),
                     api_key: settings.api_key.expose().to_owned(),
                     ini_path: settings.ini_path.clone(),
                     options: options.clone(),
                     unique: self.http_client.as_ref().map(|_| unique_id()),
+                    spool: None,
                 };
                 let transport = Transport::Http {
                     http: http.clone(),
@@ -295,20 +374,33 @@ impl TrackerBuilder {
                 (key, transport, Some(store), Some(hook))
             }
         };
+        #[cfg(feature = "spool")]
+        let lease = spool_setup.as_ref().map(|s| s.lease(options.timeout));
+        #[cfg(feature = "spool")]
+        if let (Some(shared), Some(lease)) = (&spool_shared, lease) {
+            key.spool = Some((shared.path().to_owned(), lease));
+        }
         let worker = registry::acquire(key, || {
-            Worker::start(options.clone(), |queue| {
-                Sender::new(
-                    transport,
-                    Backoff {
-                        initial: options.initial_backoff,
-                        max: options.max_backoff,
-                    },
-                    options.max_retries,
-                    options.timeout,
-                    queue,
-                    limits_hook,
-                )
-            })
+            Worker::start(
+                options.clone(),
+                |queue| {
+                    Sender::new(
+                        transport,
+                        Backoff {
+                            initial: options.initial_backoff,
+                            max: options.max_backoff,
+                        },
+                        options.max_retries,
+                        options.timeout,
+                        queue,
+                        limits_hook,
+                    )
+                },
+                #[cfg(feature = "spool")]
+                spool_shared.zip(lease).map(|(shared, lease)| {
+                    crate::delivery::spooled::SpoolDriver::new(shared, lease)
+                }),
+            )
         })?;
         Ok((
             Prepared {
@@ -347,6 +439,22 @@ fn unique_id() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A spool path without the feature that implements it: refusing is the only honest answer,
+/// since the records would otherwise live in memory only.
+#[cfg(not(feature = "spool"))]
+fn spool_feature_off(path: &std::path::Path, name: &'static str) -> Error {
+    Error::InvalidSetting {
+        name,
+        message: format!(
+            "asks for a durable spool at {}, but aicm was built without its `spool` feature; \
+             enable it (aicm = {{ version = \"{}\", features = [\"spool\"] }}) or remove the \
+             setting",
+            path.display(),
+            env!("CARGO_PKG_VERSION")
+        ),
+    }
 }
 
 /// `AICM_DELIVERY_ON_FULL`, or the default; an invalid value names the valid ones.
@@ -400,6 +508,10 @@ impl Prepared {
             on_discard: self.on_discard,
             on_failed: self.on_failed,
         });
+        #[cfg(feature = "spool")]
+        if let Some(driver) = &worker.spool {
+            driver.shared.register_tracker(&core);
+        }
         Ok(Tracker {
             inner: Arc::new(TrackerInner {
                 core,
@@ -431,6 +543,37 @@ mod tests {
             err,
             "invalid setting AICM_DELIVERY_ON_FULL: `drop` is not one of block, raise, \
              backpressure"
+        );
+    }
+
+    #[cfg(not(feature = "spool"))]
+    #[test]
+    fn a_spool_without_the_feature_is_a_clear_error_at_build() {
+        let err = Tracker::builder("cfg", "svc")
+            .api_key("sk-test")
+            .api_base("http://127.0.0.1:9")
+            .spool(std::env::temp_dir().join("never-created.spool"))
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::InvalidSetting {
+                    name: "TrackerBuilder::spool",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(text.contains("`spool` feature"), "{text}");
+        assert!(text.contains("never-created.spool"), "{text}");
+        assert!(!std::env::temp_dir().join("never-created.spool").exists());
+        let from_env = spool_feature_off(std::path::Path::new("/x.spool"), "AICM_SPOOL_PATH");
+        assert!(
+            from_env
+                .to_string()
+                .starts_with("invalid setting AICM_SPOOL_PATH: ")
         );
     }
 

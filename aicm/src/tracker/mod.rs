@@ -4,6 +4,8 @@
 mod builder;
 mod context;
 mod options;
+#[cfg(feature = "spool")]
+mod spooled;
 
 use std::fmt;
 use std::sync::Arc;
@@ -141,6 +143,10 @@ impl Tracker {
         options: TrackOptions,
     ) -> Result<ResponseId, TrackError> {
         let record = self.prepare(usage, options)?;
+        #[cfg(feature = "spool")]
+        if let Some(driver) = self.spool_driver() {
+            return spooled::track(self, driver, record);
+        }
         let id = record.response_id.clone();
         self.enqueue(record)?;
         Ok(id)
@@ -154,6 +160,10 @@ impl Tracker {
         options: TrackOptions,
     ) -> Result<ResponseId, TrackError> {
         let record = self.prepare(usage, options)?;
+        #[cfg(feature = "spool")]
+        if let Some(driver) = self.spool_driver() {
+            return spooled::track_async(driver, record).await;
+        }
         let id = record.response_id.clone();
         self.enqueue_async(record).await?;
         Ok(id)
@@ -188,6 +198,10 @@ impl Tracker {
         &self,
         usages: impl IntoIterator<Item = U>,
     ) -> Vec<Result<ResponseId, TrackError>> {
+        #[cfg(feature = "spool")]
+        if let Some(driver) = self.spool_driver() {
+            return spooled::track_many(self, driver, usages);
+        }
         usages.into_iter().map(|u| self.track(u)).collect()
     }
 
@@ -195,14 +209,28 @@ impl Tracker {
     /// many are still pending. Blocks the calling thread.
     pub fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
         if self.inner.worker.is_current_thread() {
-            return self.inner.worker.queue.flush(Duration::ZERO);
+            return self.flush_within(Duration::ZERO);
         }
-        self.inner.worker.queue.flush(timeout)
+        self.flush_within(timeout)
     }
 
     /// [`Tracker::flush`] without blocking the executor.
     pub async fn flush_async(&self, timeout: Duration) -> Result<(), FlushError> {
+        #[cfg(feature = "spool")]
+        if let Some(driver) = self.spool_driver() {
+            return spooled::flush_async(&self.inner.worker, driver, timeout).await;
+        }
         self.inner.worker.queue.flush_async(timeout).await
+    }
+
+    /// With a spool, every row this process stored before the call is acknowledged or failed
+    /// (by any process sharing the file); else the queue is drained.
+    fn flush_within(&self, timeout: Duration) -> Result<(), FlushError> {
+        #[cfg(feature = "spool")]
+        if let Some(driver) = self.spool_driver() {
+            return spooled::flush(&self.inner.worker, driver, timeout);
+        }
+        self.inner.worker.queue.flush(timeout)
     }
 
     /// Delivers everything queued (bounded by the close timeout, 30 s by default) and closes
@@ -218,7 +246,7 @@ impl Tracker {
         } else {
             self.inner.close_timeout
         };
-        let flushed = worker.queue.flush(timeout);
+        let flushed = self.flush_within(timeout);
         self.flush_ini_blocking();
         if registry::release(worker) && flushed.is_ok() {
             worker.wait_stopped(Duration::from_secs(5));
@@ -232,7 +260,7 @@ impl Tracker {
             return Ok(());
         }
         let worker = &self.inner.worker;
-        let flushed = worker.queue.flush_async(self.inner.close_timeout).await;
+        let flushed = self.flush_async(self.inner.close_timeout).await;
         if let Some(store) = self.inner.core.store.clone() {
             let (tx, rx) = tokio::sync::oneshot::channel();
             worker.runtime.spawn(async move {
@@ -305,6 +333,10 @@ impl Tracker {
 
     /// A consistent snapshot of this Tracker's delivery worker.
     pub fn health(&self) -> DeliveryHealth {
+        #[cfg(feature = "spool")]
+        if let Some(driver) = self.spool_driver() {
+            return spooled::health(&self.inner.worker, driver);
+        }
         self.inner.worker.queue.health()
     }
 
@@ -349,7 +381,7 @@ impl Tracker {
             });
         }
         let response_id = match options.response_id {
-            None => ResponseId::generate(),
+            None => self.new_response_id(),
             Some(id) => {
                 if id.is_empty() || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_graphic()) {
                     return Err(TrackError::InvalidOption {
@@ -374,6 +406,15 @@ impl Tracker {
             timestamp: options.timestamp.unwrap_or_else(SystemTime::now),
             body,
         })
+    }
+
+    /// Spooled records get time-ordered ids: the spool's unique index then grows at one end.
+    fn new_response_id(&self) -> ResponseId {
+        #[cfg(feature = "spool")]
+        if self.spool_driver().is_some() {
+            return ResponseId::generate_ordered();
+        }
+        ResponseId::generate()
     }
 
     fn block_deadline(&self) -> Option<Instant> {
@@ -465,7 +506,8 @@ impl Tracker {
 impl Drop for TrackerInner {
     /// Never waits: the worker delivers what is queued in the background and stops once no
     /// Tracker uses it. Records still queued when the process exits are lost, so call
-    /// [`Tracker::close`] before exiting.
+    /// [`Tracker::close`] before exiting. With a spool the delivery loop stops at once instead:
+    /// its rows are safe in the file.
     fn drop(&mut self) {
         if !self.closed.swap(true, Ordering::AcqRel) {
             registry::release(&self.worker);

@@ -118,6 +118,34 @@ fn expired_leases_are_taken_over_and_the_old_owner_loses_the_rows() {
 }
 
 #[test]
+fn unclaimed_rows_are_queued_due_at_once_without_an_attempt() {
+    let (_dir, path) = temp();
+    let spool = open(&path, |_| {});
+    let ids: Vec<i64> = (0..3)
+        .map(|i| spool.append(body(i), &rid(i), "cfg").unwrap().id)
+        .collect();
+    assert_eq!(spool.claim("w1", 10, LEASE).unwrap().len(), 3);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    assert_eq!(
+        rt.block_on(spool.unclaim_async("w2", &ids)).unwrap(),
+        0,
+        "not w2's"
+    );
+    assert_eq!(
+        rt.block_on(spool.unclaim_async("w1", &ids[..2])).unwrap(),
+        2
+    );
+    let s = spool.stats().unwrap();
+    assert_eq!((s.queued, s.claimed), (2, 1));
+    let again = spool.claim("w2", 10, LEASE).unwrap();
+    assert_eq!(again.iter().map(|r| r.id).collect::<Vec<_>>(), ids[..2]);
+    assert!(again.iter().all(|r| r.attempts == 0));
+    assert_meta_matches_rows(&path);
+}
+
+#[test]
 fn renew_keeps_a_long_batch_from_being_taken_over() {
     let (_dir, path) = temp();
     let clock = ManualClock::new();

@@ -1,0 +1,549 @@
+//! The spool delivery loop, on the worker's runtime: claim due rows (`max_batch_size` at a
+//! time, up to `max_concurrent_requests` batches in flight), POST them with the worker's HTTP
+//! sender, and settle every row in the file: acknowledged after a 2xx, released with backoff
+//! after a retryable failure (failed once its retry budget is spent), failed with the server's
+//! reason when refused, a refused batch bisected until the bad rows are isolated.
+//!
+//! Retries are not waited out while holding the rows: a released row goes back to the file
+//! with its retry time, so a crash in between loses nothing and the lease only has to cover
+//! one request. Every spool call here is an `*_async` form or runs on the blocking pool, so
+//! the worker's current-thread runtime is never blocked.
+
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use parking_lot::Mutex;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+
+use super::ledger::{Key, Outcome, key_of};
+use super::shared::SpoolShared;
+use super::wire;
+use crate::delivery::options::DeliveryOptions;
+use crate::delivery::record::{DiscardedRecord, FailedRecord};
+use crate::delivery::retry::Verdict;
+use crate::delivery::send::{Answer, PREFIX, SUFFIX, Sender, failure_text, warn_failed_once};
+use crate::spool::{ClaimedRow, DisplacedRow, Spool};
+
+/// Rows another process left behind (its lease ended) or whose retry time came are looked for
+/// at least this often, even when nothing wakes the loop.
+const MIN_POLL: Duration = Duration::from_secs(1);
+/// How often rows this process stored are checked for delivery by another process: often
+/// while a flush waits for them, seldom otherwise (it only keeps `health()` current).
+const RECONCILE_FLUSHING: Duration = Duration::from_millis(200);
+const RECONCILE_IDLE: Duration = Duration::from_secs(5);
+const RECONCILE_BATCH: usize = 1_000;
+
+/// One worker's delivery loop on a spool, and how to stop it.
+pub(crate) struct SpoolDriver {
+    pub shared: Arc<SpoolShared>,
+    lease: Duration,
+    stop: watch::Sender<bool>,
+    /// The earliest retry time of rows this loop released: it wakes then.
+    next_retry: Mutex<Option<Instant>>,
+    /// Still counted in `shared.drivers` (flushes give up at once when no loop runs).
+    counted: AtomicBool,
+}
+
+impl std::fmt::Debug for SpoolDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpoolDriver")
+            .field("path", &self.shared.path())
+            .field("lease", &self.lease)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SpoolDriver {
+    /// A loop for `shared` claiming with `lease`; counted as running from now, so a flush
+    /// right after `build` waits for it.
+    pub fn new(shared: Arc<SpoolShared>, lease: Duration) -> Arc<SpoolDriver> {
+        shared.drivers.fetch_add(1, Ordering::AcqRel);
+        Arc::new(SpoolDriver {
+            shared,
+            lease,
+            stop: watch::channel(false).0,
+            next_retry: Mutex::new(None),
+            counted: AtomicBool::new(true),
+        })
+    }
+
+    /// Stops the loop: no new claims; batches in flight are abandoned and their rows put back
+    /// in the file, due at once, without counting an attempt.
+    pub fn stop(&self) {
+        self.stop.send_replace(true);
+    }
+
+    fn finish(&self) {
+        if self.counted.swap(false, Ordering::AcqRel) {
+            self.shared.drivers.fetch_sub(1, Ordering::AcqRel);
+            self.shared.notify_settled();
+        }
+    }
+
+    fn note_retry_at(&self, at: Instant) {
+        let mut next = self.next_retry.lock();
+        *next = Some(next.map_or(at, |t| t.min(at)));
+    }
+}
+
+impl Drop for SpoolDriver {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// What every delivery of one loop shares.
+struct Ctx {
+    driver: Arc<SpoolDriver>,
+    sender: Arc<Sender>,
+    owner: String,
+}
+
+/// Runs until [`SpoolDriver::stop`].
+pub(crate) async fn run(driver: Arc<SpoolDriver>, sender: Arc<Sender>, options: DeliveryOptions) {
+    let max_batch = options.max_batch_size.max(1);
+    let concurrency = options.max_concurrent_requests.max(1);
+    let poll = options.batch_interval.max(MIN_POLL);
+    let shared = driver.shared.clone();
+    shared.note_batch_size(max_batch);
+    let ctx = Arc::new(Ctx {
+        driver: driver.clone(),
+        sender,
+        owner: Spool::new_owner(),
+    });
+    tracing::debug!(path = %shared.path().display(), owner = %ctx.owner, "spool delivery loop started");
+    let permits = Arc::new(Semaphore::new(concurrency));
+    let mut stop = driver.stop.subscribe();
+    let reconciler = tokio::spawn(reconcile(ctx.clone(), driver.stop.subscribe()));
+    // Claim at once: rows an earlier run or a dead process left behind are due.
+    let mut claim_now = true;
+    let mut next_poll = Instant::now() + poll;
+    while !*stop.borrow() {
+        if !claim_now {
+            let notified = shared.work.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let now = Instant::now();
+            let next_retry = *driver.next_retry.lock();
+            let fresh = shared
+                .ledger
+                .lock()
+                .fresh_due(max_batch, options.batch_interval, now);
+            let wake = [fresh, next_retry, Some(next_poll)]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(next_poll);
+            if wake > now {
+                tokio::select! {
+                    () = &mut notified => {}
+                    () = tokio::time::sleep_until(wake.into()) => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+        }
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => p.ok(),
+            _ = stop.changed() => None,
+        };
+        let Some(permit) = permit else {
+            continue;
+        };
+        shared.ledger.lock().take_fresh();
+        let now = Instant::now();
+        next_poll = now + poll;
+        {
+            let mut next_retry = driver.next_retry.lock();
+            if next_retry.is_some_and(|t| t <= now) {
+                *next_retry = None;
+            }
+        }
+        let rows = match shared
+            .spool
+            .claim_async(&ctx.owner, max_batch, driver.lease)
+            .await
+        {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not claim spooled records; trying again shortly");
+                shared.ledger.lock().last_error = Some(e.to_string());
+                claim_now = false;
+                continue;
+            }
+        };
+        claim_now = rows.len() >= max_batch;
+        if rows.is_empty() {
+            continue;
+        }
+        shared
+            .ledger
+            .lock()
+            .claimed(rows.iter().map(|r| (key_of(&r.response_id), r.id)));
+        tokio::spawn(deliver(ctx.clone(), rows, permit, driver.stop.subscribe()));
+    }
+    // Deliveries in flight put their rows back and end; then nothing of this loop is left.
+    let _ = permits.acquire_many(concurrency as u32).await;
+    let _ = reconciler.await;
+    driver.finish();
+    tracing::debug!(path = %shared.path().display(), "spool delivery loop stopped");
+}
+
+/// Delivers one claimed batch and settles each of its rows.
+async fn deliver(
+    ctx: Arc<Ctx>,
+    rows: Vec<ClaimedRow>,
+    permit: OwnedSemaphorePermit,
+    mut stop: watch::Receiver<bool>,
+) {
+    // The whole batch first, halves after a refusal.
+    let mut work: Vec<Range<usize>> = Vec::with_capacity(8);
+    work.push(0..rows.len());
+    let mut just_claimed = true;
+    while let Some(range) = work.pop() {
+        if *stop.borrow() {
+            work.push(range);
+            ctx.unclaim(&rows, &work).await;
+            break;
+        }
+        if !just_claimed {
+            ctx.renew(&rows[range.clone()]).await;
+        }
+        just_claimed = false;
+        let answer = tokio::select! {
+            answer = ctx.sender.request(batch_body(&rows[range.clone()])) => Some(answer),
+            _ = stop.changed() => None,
+        };
+        let Some(answer) = answer else {
+            work.push(range);
+            ctx.unclaim(&rows, &work).await;
+            break;
+        };
+        let batch = &rows[range.clone()];
+        match answer.verdict {
+            Verdict::Delivered => ctx.delivered(batch).await,
+            Verdict::Retry => ctx.retry(batch, &answer).await,
+            Verdict::Split if batch.len() > 1 => {
+                tracing::debug!(
+                    records = batch.len(),
+                    status = answer.status,
+                    "spooled batch refused; splitting it to isolate the bad records"
+                );
+                let mid = range.start + range.len() / 2;
+                work.push(mid..range.end);
+                work.push(range.start..mid);
+            }
+            _ => {
+                let all: Vec<&ClaimedRow> = batch.iter().collect();
+                ctx.fail(&all, answer.status, &answer.message).await;
+            }
+        }
+    }
+    drop(permit);
+}
+
+/// `{"usage_records":[<row>,<row>,...]}` from the rows' stored bodies.
+fn batch_body(rows: &[ClaimedRow]) -> Vec<u8> {
+    let len: usize = rows.iter().map(|r| r.body.len() + 1).sum();
+    let mut body = Vec::with_capacity(PREFIX.len() + len + SUFFIX.len());
+    body.extend_from_slice(PREFIX);
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(&row.body);
+    }
+    body.extend_from_slice(SUFFIX);
+    body
+}
+
+fn ids<'a>(rows: impl IntoIterator<Item = &'a ClaimedRow>) -> Vec<i64> {
+    rows.into_iter().map(|r| r.id).collect()
+}
+
+fn keys<'a>(rows: impl IntoIterator<Item = &'a ClaimedRow>) -> Vec<Key> {
+    rows.into_iter().map(|r| key_of(&r.response_id)).collect()
+}
+
+impl Ctx {
+    fn shared(&self) -> &SpoolShared {
+        &self.driver.shared
+    }
+
+    async fn delivered(&self, batch: &[ClaimedRow]) {
+        let shared = self.shared();
+        let row_ids = ids(batch);
+        match shared.spool.ack_async(&self.owner, &row_ids).await {
+            Ok(n) if n < row_ids.len() => tracing::debug!(
+                lost = row_ids.len() - n,
+                "delivered rows whose lease had ended; their new owner sends them again (same \
+                 response_id, deduplicated by the server)"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(
+                error = %e,
+                "delivered records could not be removed from the spool; they will be sent again \
+                 once their lease ends (same response_id, deduplicated by the server)"
+            ),
+        }
+        {
+            let mut ledger = shared.ledger.lock();
+            ledger.counters.batches_sent += 1;
+            ledger.last_success_at = Some(SystemTime::now());
+            ledger.settle(keys(batch), Outcome::Sent);
+        }
+        shared.notify_settled();
+    }
+
+    /// A retryable failure: rows with budget left go back to the file until their backoff
+    /// ends (the server's `Retry-After` honoured); the others fail with the last reason.
+    async fn retry(&self, batch: &[ClaimedRow], answer: &Answer) {
+        let shared = self.shared();
+        let max_retries = self.sender.max_retries;
+        let (give_up, again): (Vec<&ClaimedRow>, Vec<&ClaimedRow>) = batch
+            .iter()
+            .partition(|r| r.attempts.saturating_add(1) > max_retries);
+        if !again.is_empty() {
+            let attempt = again.iter().map(|r| r.attempts).max().unwrap_or(0);
+            let wait = self.sender.backoff.wait(attempt, answer.retry_after);
+            let row_ids = ids(again.iter().copied());
+            if let Err(e) = shared
+                .spool
+                .release_async(
+                    &self.owner,
+                    &row_ids,
+                    SystemTime::now() + wait,
+                    answer.status,
+                    &answer.message,
+                )
+                .await
+            {
+                tracing::warn!(error = %e, "could not release spooled records for a retry; they are retried once their lease ends");
+            }
+            {
+                let mut ledger = shared.ledger.lock();
+                ledger.counters.retries += 1;
+                ledger.last_error = Some(answer.message.clone());
+                ledger.released(keys(again.iter().copied()));
+            }
+            self.driver.note_retry_at(Instant::now() + wait);
+            shared.work.notify_waiters();
+            shared.notify_settled();
+            tracing::debug!(
+                records = again.len(),
+                status = answer.status,
+                error = %answer.message,
+                wait_ms = wait.as_millis() as u64,
+                attempt = attempt + 1,
+                "spooled records will be retried"
+            );
+        }
+        if !give_up.is_empty() {
+            let attempts = give_up
+                .iter()
+                .map(|r| r.attempts.saturating_add(1))
+                .max()
+                .unwrap_or(1);
+            let message = format!("gave up after {attempts} attempts: {}", answer.message);
+            self.fail(&give_up, answer.status, &message).await;
+        }
+    }
+
+    /// Fails rows for good: the reason kept in the file for the operator, counted, warned
+    /// about once per cause, handed to the `on_failed` of the Tracker they belong to.
+    async fn fail(&self, rows: &[&ClaimedRow], status: Option<u16>, message: &str) {
+        let shared = self.shared();
+        let error = failure_text(status, message);
+        warn_failed_once(&shared.warned, status, &error, rows.len());
+        let row_ids = ids(rows.iter().copied());
+        if let Err(e) = shared
+            .spool
+            .fail_async(&self.owner, &row_ids, status, &error)
+            .await
+        {
+            tracing::warn!(error = %e, "could not mark spooled records failed; they are tried again once their lease ends");
+        }
+        for row in rows {
+            report_failed(shared, row, status, &error);
+        }
+        // Settled after the callbacks, so `flush` and `close` return once they have run.
+        {
+            let mut ledger = shared.ledger.lock();
+            ledger.last_error = Some(error);
+            ledger.settle(keys(rows.iter().copied()), Outcome::Failed);
+        }
+        shared.notify_settled();
+    }
+
+    /// Puts rows back in the queue, due at once and without an attempt counted.
+    async fn unclaim(&self, rows: &[ClaimedRow], ranges: &[Range<usize>]) {
+        let shared = self.shared();
+        let held: Vec<&ClaimedRow> = ranges.iter().flat_map(|r| &rows[r.clone()]).collect();
+        if held.is_empty() {
+            return;
+        }
+        if let Err(e) = shared
+            .spool
+            .unclaim_async(&self.owner, &ids(held.iter().copied()))
+            .await
+        {
+            tracing::debug!(error = %e, "could not hand back claimed rows; they are taken over when their lease ends");
+        }
+        shared.ledger.lock().released(keys(held.iter().copied()));
+        shared.notify_settled();
+    }
+
+    /// Extends the lease before another request of a long (bisected) batch.
+    async fn renew(&self, rows: &[ClaimedRow]) {
+        match self
+            .shared()
+            .spool
+            .renew_async(&self.owner, &ids(rows), self.driver.lease)
+            .await
+        {
+            Ok(n) if n < rows.len() => tracing::debug!(
+                lost = rows.len() - n,
+                "some claimed rows were taken over by another process; they may be delivered \
+                 twice (same response_id, deduplicated by the server)"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "could not renew a lease"),
+        }
+    }
+}
+
+/// Hands a failed row to the `on_failed` of the Tracker of this process it belongs to (same
+/// config and service, else same config); rows of no such Tracker are only logged.
+fn report_failed(shared: &SpoolShared, row: &ClaimedRow, status: Option<u16>, error: &str) {
+    let (config_id, service_id) =
+        wire::owner_ids(&row.body).unwrap_or_else(|| (row.config_id.clone(), String::new()));
+    let Some(core) = shared.tracker_for(&config_id, &service_id) else {
+        return;
+    };
+    if let Some(callback) = &core.on_failed {
+        callback(&FailedRecord {
+            record: wire::usage_record(&row.body, &row.response_id, &row.config_id, row.created_at),
+            status,
+            error: error.to_owned(),
+        });
+    }
+}
+
+/// Rows deleted to make room under `OnFull::Backpressure`: warned about once, counted as
+/// discarded, handed to the `on_discard` of the Tracker they belong to. Runs on the thread
+/// whose `track` displaced them.
+pub(crate) fn report_displaced(shared: &SpoolShared, displaced: Vec<DisplacedRow>) {
+    if displaced.is_empty() {
+        return;
+    }
+    if !shared.discard_warned.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            path = %shared.path().display(),
+            max_rows = ?shared.spool.options().max_rows,
+            max_bytes = ?shared.spool.options().max_bytes,
+            "spool full: deleting the oldest queued records to make room (counted in \
+             total_discarded; this warning is shown once)"
+        );
+    }
+    let reason = format!(
+        "spool {} full (max_rows {:?}, max_bytes {:?}) under OnFull::Backpressure",
+        shared.path().display(),
+        shared.spool.options().max_rows,
+        shared.spool.options().max_bytes
+    );
+    for row in &displaced {
+        let Some((config_id, service_id)) = wire::owner_ids(&row.body) else {
+            continue;
+        };
+        let Some(core) = shared.tracker_for(&config_id, &service_id) else {
+            continue;
+        };
+        if let Some(callback) = &core.on_discard {
+            callback(&DiscardedRecord {
+                record: wire::usage_record(
+                    &row.body,
+                    &row.response_id,
+                    &config_id,
+                    SystemTime::now(),
+                ),
+                reason: reason.clone(),
+            });
+        }
+    }
+    shared.settle(
+        displaced.iter().map(|r| key_of(&r.response_id)),
+        Outcome::Discarded,
+    );
+}
+
+/// Finds rows this process stored that another process delivered or failed, so `flush`
+/// returns and `health()` balances. Reads on the blocking pool (the reader connection may
+/// wait on the disk).
+async fn reconcile(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
+    let shared = ctx.driver.shared.clone();
+    let mut last = Instant::now();
+    while !*stop.borrow() {
+        let flushing = shared.ledger.lock().flush_waiters > 0;
+        let wake = last
+            + if flushing {
+                RECONCILE_FLUSHING
+            } else {
+                RECONCILE_IDLE
+            };
+        if Instant::now() < wake {
+            let notified = shared.work.notified();
+            tokio::pin!(notified);
+            // A flush that starts shortens the wait.
+            tokio::select! {
+                () = &mut notified => {}
+                () = tokio::time::sleep_until(wake.into()) => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
+        last = Instant::now();
+        let batch = shared.ledger.lock().reconcile_batch(RECONCILE_BATCH);
+        if batch.is_empty() {
+            continue;
+        }
+        let reader = shared.clone();
+        let row_ids: Vec<i64> = batch.iter().map(|(_, id)| *id).collect();
+        match tokio::task::spawn_blocking(move || reader.spool.row_states(&row_ids)).await {
+            Ok(Ok(states)) => {
+                let found = batch.into_iter().map(|(k, _)| k).zip(states).collect();
+                shared.ledger.lock().apply_reconcile(found);
+                shared.notify_settled();
+            }
+            Ok(Err(e)) => tracing::debug!(error = %e, "spool reconciliation read failed"),
+            Err(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_body_joins_the_stored_bodies() {
+        let row = |id: i64, body: &str| ClaimedRow {
+            id,
+            response_id: format!("{id:032x}"),
+            body: body.as_bytes().to_vec(),
+            config_id: "cfg".into(),
+            attempts: 0,
+            created_at: SystemTime::UNIX_EPOCH,
+        };
+        let rows = [row(1, r#"{"a":1}"#), row(2, r#"{"b":2}"#)];
+        assert_eq!(
+            String::from_utf8(batch_body(&rows)).unwrap(),
+            r#"{"usage_records":[{"a":1},{"b":2}]}"#
+        );
+        assert_eq!(
+            String::from_utf8(batch_body(&[])).unwrap(),
+            r#"{"usage_records":[]}"#
+        );
+    }
+}

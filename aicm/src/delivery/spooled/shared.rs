@@ -1,0 +1,336 @@
+//! One open spool file per process: the `Spool` handle, the ledger of the rows this process
+//! answers for, and the Trackers whose callbacks its rows belong to. Every Tracker and worker
+//! of the process that names the file shares it, because two handles on one file would contend
+//! for its write lock instead of sharing group commits (see the spool module).
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+use tokio::sync::Notify;
+
+use super::ledger::{Ledger, Outcome};
+use crate::delivery::health::{self, DeliveryHealth, HealthSource};
+use crate::spool::{Spool, SpoolError, SpoolOptions};
+use crate::tracker::TrackerCore;
+use crate::{Error, FlushError};
+
+/// Whose records a spool file holds: rows carry no key, so a file serves one account.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Account {
+    pub api_root: String,
+    /// Compared, never printed.
+    pub api_key: String,
+}
+
+pub(crate) struct SpoolShared {
+    pub spool: Spool,
+    /// The canonical path: the registry's key.
+    path: PathBuf,
+    account: Account,
+    pub ledger: Mutex<Ledger>,
+    /// Threads in `flush` wait here for settlements.
+    settled: Condvar,
+    /// Tasks in `flush_async` wait here.
+    settled_async: Notify,
+    /// Wakes delivery loops: fresh rows, a flush, a release whose retry time changes the plan.
+    pub work: Notify,
+    trackers: Mutex<Vec<Weak<TrackerCore>>>,
+    /// Delivery loops running on this file in this process.
+    pub drivers: AtomicUsize,
+    /// The smallest `max_batch_size` of those loops: a full batch of fresh rows wakes them.
+    wake_at: AtomicUsize,
+    /// Displacements are warned about once, not per record.
+    pub discard_warned: AtomicBool,
+    /// Failure causes already warned about.
+    pub warned: Mutex<HashSet<String>>,
+}
+
+impl std::fmt::Debug for SpoolShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpoolShared")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn registry() -> &'static Mutex<HashMap<PathBuf, Weak<SpoolShared>>> {
+    static SPOOLS: OnceLock<Mutex<HashMap<PathBuf, Weak<SpoolShared>>>> = OnceLock::new();
+    SPOOLS.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// The path a file is known by in the registry: canonical, also before the file exists (its
+/// directory's canonical path and its name), so `./a.spool` and `/abs/a.spool` are one spool.
+pub(crate) fn canonical(path: &Path) -> PathBuf {
+    if let Ok(p) = std::fs::canonicalize(path) {
+        return p;
+    }
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    match (absolute.parent(), absolute.file_name()) {
+        (Some(dir), Some(name)) => std::fs::canonicalize(dir)
+            .map(|d| d.join(name))
+            .unwrap_or(absolute),
+        _ => absolute,
+    }
+}
+
+/// The process's handle on the spool at `path`, opened with `options` if this process has
+/// none. Refuses a file this process already uses for another account or with other bounds,
+/// durability or full policy: silently keeping the first settings would betray the second.
+pub(crate) fn acquire(
+    path: &Path,
+    options: &SpoolOptions,
+    account: Account,
+) -> Result<Arc<SpoolShared>, Error> {
+    let key = canonical(path);
+    let mut map = registry().lock();
+    map.retain(|_, w| w.strong_count() > 0);
+    if let Some(shared) = map.get(&key).and_then(Weak::upgrade) {
+        shared.check_compatible(options, &account)?;
+        return Ok(shared);
+    }
+    let spool = Spool::open(&key, options.clone()).map_err(|e| open_error(&key, &e))?;
+    let shared = Arc::new(SpoolShared {
+        spool,
+        path: key.clone(),
+        account,
+        ledger: Mutex::new(Ledger::default()),
+        settled: Condvar::new(),
+        settled_async: Notify::new(),
+        work: Notify::new(),
+        trackers: Mutex::new(Vec::new()),
+        drivers: AtomicUsize::new(0),
+        wake_at: AtomicUsize::new(usize::MAX),
+        discard_warned: AtomicBool::new(false),
+        warned: Mutex::new(HashSet::new()),
+    });
+    map.insert(key, Arc::downgrade(&shared));
+    drop(map);
+    let source: Arc<dyn HealthSource> = shared.clone();
+    health::register_source(Arc::downgrade(&source));
+    Ok(shared)
+}
+
+pub(crate) fn open_error(path: &Path, e: &SpoolError) -> Error {
+    Error::Spool {
+        path: path.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+impl SpoolShared {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn check_compatible(&self, options: &SpoolOptions, account: &Account) -> Result<(), Error> {
+        let refuse = |message: String| {
+            Err(Error::Spool {
+                path: self.path.clone(),
+                message: format!("spool {}: {message}", self.path.display()),
+            })
+        };
+        if *account != self.account {
+            return refuse(
+                "is already used in this process by a Tracker for another API root or key; a \
+                 spool file holds the records of one account"
+                    .to_owned(),
+            );
+        }
+        let open = self.spool.options();
+        let differs = open.durability != options.durability
+            || open.max_rows != options.max_rows
+            || open.max_bytes != options.max_bytes
+            || open.on_full != options.on_full
+            || open.block_timeout != options.block_timeout;
+        if differs {
+            return refuse(format!(
+                "is already open in this process with durability {}, max_rows {:?}, max_bytes \
+                 {:?}, on_full {}, block_timeout {:?}; every Tracker on one spool file needs the \
+                 same spool settings (asked: durability {}, max_rows {:?}, max_bytes {:?}, \
+                 on_full {}, block_timeout {:?})",
+                open.durability,
+                open.max_rows,
+                open.max_bytes,
+                open.on_full,
+                open.block_timeout,
+                options.durability,
+                options.max_rows,
+                options.max_bytes,
+                options.on_full,
+                options.block_timeout,
+            ));
+        }
+        Ok(())
+    }
+
+    /// How many fresh rows make a batch for the eagerest loop.
+    pub fn wake_at_fresh(&self) -> usize {
+        self.wake_at.load(Ordering::Relaxed)
+    }
+
+    /// A loop with this batch size runs on the file.
+    pub fn note_batch_size(&self, max_batch: usize) {
+        self.wake_at.fetch_min(max_batch, Ordering::Relaxed);
+    }
+
+    /// Remembers a Tracker whose records this spool holds, for its callbacks.
+    pub fn register_tracker(&self, core: &Arc<TrackerCore>) {
+        let mut trackers = self.trackers.lock();
+        trackers.retain(|w| w.strong_count() > 0);
+        trackers.push(Arc::downgrade(core));
+    }
+
+    /// The live Tracker a row belongs to: same config and service, else same config.
+    pub fn tracker_for(&self, config_id: &str, service_id: &str) -> Option<Arc<TrackerCore>> {
+        let trackers = self.trackers.lock();
+        let live: Vec<Arc<TrackerCore>> = trackers.iter().filter_map(Weak::upgrade).collect();
+        drop(trackers);
+        let by_service = live
+            .iter()
+            .find(|t| t.config_id == config_id && t.service_id == service_id);
+        by_service
+            .or_else(|| live.iter().find(|t| t.config_id == config_id))
+            .cloned()
+    }
+
+    /// Wakes flush waiters after the ledger changed.
+    pub fn notify_settled(&self) {
+        self.settled.notify_all();
+        self.settled_async.notify_waiters();
+    }
+
+    /// Records rows settled with `outcome` and wakes flush waiters.
+    pub fn settle(&self, keys: impl IntoIterator<Item = super::ledger::Key>, outcome: Outcome) {
+        self.ledger.lock().settle(keys, outcome);
+        self.notify_settled();
+    }
+
+    /// Blocks until every row this process stored before the call is settled, or `timeout`.
+    pub fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut ledger = self.ledger.lock();
+        let target = ledger.flush_target();
+        if ledger.settled_below(target) {
+            return Ok(());
+        }
+        ledger.flush_waiters += 1;
+        self.work.notify_waiters();
+        let result = loop {
+            if ledger.settled_below(target) {
+                break Ok(());
+            }
+            let no_loop = self.drivers.load(Ordering::Acquire) == 0;
+            if no_loop || self.settled.wait_until(&mut ledger, deadline).timed_out() {
+                if ledger.settled_below(target) {
+                    break Ok(());
+                }
+                break Err(FlushError {
+                    pending: ledger.pending_below(target),
+                    timeout,
+                });
+            }
+        };
+        ledger.flush_waiters -= 1;
+        result
+    }
+
+    /// [`SpoolShared::flush`] without blocking the executor.
+    pub async fn flush_async(&self, timeout: Duration) -> Result<(), FlushError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let target = {
+            let mut ledger = self.ledger.lock();
+            let target = ledger.flush_target();
+            if ledger.settled_below(target) {
+                return Ok(());
+            }
+            ledger.flush_waiters += 1;
+            target
+        };
+        // Counted out however this future ends (dropped included).
+        let _waiting = FlushWaiter(self);
+        self.work.notify_waiters();
+        loop {
+            let notified = self.settled_async.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let ledger = self.ledger.lock();
+                if ledger.settled_below(target) {
+                    return Ok(());
+                }
+                if self.drivers.load(Ordering::Acquire) == 0 {
+                    return Err(FlushError {
+                        pending: ledger.pending_below(target),
+                        timeout,
+                    });
+                }
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                let ledger = self.ledger.lock();
+                if ledger.settled_below(target) {
+                    return Ok(());
+                }
+                return Err(FlushError {
+                    pending: ledger.pending_below(target),
+                    timeout,
+                });
+            }
+        }
+    }
+
+    /// This process's counters with the file's depth and oldest row.
+    pub fn health(&self) -> DeliveryHealth {
+        let view = self.ledger.lock().view();
+        let mut h = DeliveryHealth::from_state(
+            self.drivers.load(Ordering::Acquire) > 0,
+            view.queued,
+            0,
+            view.in_flight,
+            view.counters,
+            view.last_error,
+            view.last_success_at,
+        );
+        let max_rows = self.spool.options().max_rows;
+        h.queue_capacity = max_rows.map_or(0, |m| usize::try_from(m).unwrap_or(usize::MAX));
+        match self.spool.stats() {
+            Ok(stats) => {
+                h.spool_depth = Some(stats.depth());
+                h.spool_oldest_age_secs = stats.oldest_age.map(|a| a.as_secs_f64());
+                h.queue_utilization = match max_rows {
+                    Some(max) if max > 0 => (stats.depth() as f64 / max as f64).clamp(0.0, 1.0),
+                    _ => 0.0,
+                };
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "spool stats unavailable for health");
+                h.spool_depth = None;
+            }
+        }
+        h
+    }
+}
+
+struct FlushWaiter<'a>(&'a SpoolShared);
+
+impl Drop for FlushWaiter<'_> {
+    fn drop(&mut self) {
+        self.0.ledger.lock().flush_waiters -= 1;
+    }
+}
+
+impl HealthSource for SpoolShared {
+    fn health(&self) -> DeliveryHealth {
+        SpoolShared::health(self)
+    }
+}
+
+impl Drop for SpoolShared {
+    fn drop(&mut self) {
+        let last = self.health();
+        health::retire_source(self as *const SpoolShared as *const (), last);
+    }
+}
