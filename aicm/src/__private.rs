@@ -10,13 +10,15 @@ pub use crate::tracker::TrackContext;
 pub use serde;
 pub use serde_json;
 
-/// The owned path: checks settled and the record serialised here; it is dropped on the
-/// caller's thread.
+/// The owned path: checks settled here; the record is moved into the queue and serialised
+/// by the delivery worker.
 pub fn prepare_owned<T>(usage: T, ctx: &TrackContext<'_>) -> Result<PreparedUsage, TrackError>
 where
     T: Usage + Send + 'static,
 {
-    prepare_borrowed(&usage, ctx)
+    ctx.check_typed::<T>()?;
+    usage.check()?;
+    Ok(PreparedUsage::owned(usage))
 }
 
 /// The borrowed (or generic) path: checks settled and the record serialised here.

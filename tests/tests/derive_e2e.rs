@@ -396,3 +396,67 @@ fn http_requests(mut bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
     }
     requests
 }
+
+/// An owned record whose hand-written `Serialize` refuses (or panics): it is serialised on the
+/// worker, so the failure arrives there.
+#[derive(Usage)]
+#[usage(schema = r#"{"n": "int"}"#)]
+struct Refusing {
+    n: i64,
+}
+
+impl Serialize for Refusing {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.n {
+            -1 => Err(serde::ser::Error::custom("n = -1 cannot be written")),
+            -2 => panic!("n = -2 panics in Serialize"),
+            n => {
+                use serde::ser::SerializeStruct;
+                let mut s = serializer.serialize_struct("Refusing", 1)?;
+                s.serialize_field("n", &n)?;
+                s.end()
+            }
+        }
+    }
+}
+
+#[test]
+fn an_owned_record_that_cannot_be_serialised_is_failed_with_its_reason_not_lost() {
+    let api = server();
+    let failed: Arc<Mutex<Vec<aicm::FailedRecord>>> = Arc::default();
+    let sink = failed.clone();
+    let tracker = builder(&api, "free-form")
+        .on_failed(move |r| sink.lock().unwrap().push(r.clone()))
+        .build()
+        .unwrap();
+    let good = tracker.track(Refusing { n: 7 }).unwrap();
+    let refused = tracker.track(Refusing { n: -1 }).unwrap();
+    let panicked = tracker.track(Refusing { n: -2 }).unwrap();
+    let after = tracker.track(Refusing { n: 8 }).unwrap();
+    tracker.flush(DEADLINE).unwrap();
+
+    let h = tracker.health();
+    assert_eq!((h.total_sent, h.total_failed), (2, 2), "{h:?}");
+    assert!(h.is_balanced(), "{h:?}");
+    let stored: Vec<String> = api
+        .records()
+        .iter()
+        .map(|r| r.response_id.clone())
+        .collect();
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    assert!(stored.contains(&good.to_string()) && stored.contains(&after.to_string()));
+    let failed = failed.lock().unwrap();
+    let reason_of = |id: &aicm::ResponseId| {
+        failed
+            .iter()
+            .find(|f| &f.record.response_id == id)
+            .map(|f| f.error.clone())
+            .unwrap_or_default()
+    };
+    assert!(
+        reason_of(&refused).contains("n = -1 cannot be written"),
+        "{failed:?}"
+    );
+    assert!(reason_of(&panicked).contains("panicked"), "{failed:?}");
+    tracker.close().unwrap();
+}
