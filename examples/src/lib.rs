@@ -27,8 +27,9 @@ use aicm_tests::{ConfigsFile, LocalApi, LocalApiThread};
 pub enum Backend {
     /// The real service, configured by the `AICM_*` environment variables.
     Service,
-    /// The local API on loopback (kept running while this value lives).
-    Local(LocalApiThread),
+    /// The local API on loopback (kept running while this value lives), with a private
+    /// directory for the trackers' `AICM.INI`, removed when this value is dropped.
+    Local(LocalApiThread, tempfile::TempDir),
 }
 
 impl Backend {
@@ -41,7 +42,8 @@ impl Backend {
         let api = LocalApi::builder()
             .configs(ConfigsFile::fixture())
             .start_in_thread()?;
-        Ok(Backend::Local(api))
+        let ini_dir = tempfile::Builder::new().prefix("aicm-example-").tempdir()?;
+        Ok(Backend::Local(api, ini_dir))
     }
 
     /// A Tracker builder aimed at this backend (a private INI file for the local API).
@@ -49,14 +51,10 @@ impl Backend {
         let builder = aicm::Tracker::builder(config_id, service_id);
         match self {
             Backend::Service => builder,
-            Backend::Local(api) => builder
+            Backend::Local(api, ini_dir) => builder
                 .api_key(api.api_key())
                 .api_base(api.api_base())
-                .ini_path(
-                    std::env::temp_dir()
-                        .join(format!("aicm-example-{}", std::process::id()))
-                        .join("AICM.INI"),
-                ),
+                .ini_path(ini_dir.path().join("AICM.INI")),
         }
     }
 
@@ -70,7 +68,7 @@ impl Backend {
     ) -> Result<Tracker, aicm::Error> {
         match self {
             Backend::Service => Tracker::create_async(config_id, service_id).await,
-            Backend::Local(_) => self.tracker(config_id, service_id).build_async().await,
+            Backend::Local(..) => self.tracker(config_id, service_id).build_async().await,
         }
     }
 
@@ -78,7 +76,7 @@ impl Backend {
     pub fn stored_records(&self) -> Option<u64> {
         match self {
             Backend::Service => None,
-            Backend::Local(api) => Some(api.stats().records_stored),
+            Backend::Local(api, _) => Some(api.stats().records_stored),
         }
     }
 
@@ -86,7 +84,7 @@ impl Backend {
     pub fn local_stats(&self) -> Option<aicm_tests::Stats> {
         match self {
             Backend::Service => None,
-            Backend::Local(api) => Some(api.stats()),
+            Backend::Local(api, _) => Some(api.stats()),
         }
     }
 
@@ -94,7 +92,7 @@ impl Backend {
     pub fn describe(&self) -> String {
         match self {
             Backend::Service => "the AICostManager service (AICM_API_KEY is set)".to_owned(),
-            Backend::Local(api) => format!("the local AICostManager API at {}", api.api_base()),
+            Backend::Local(api, _) => format!("the local AICostManager API at {}", api.api_base()),
         }
     }
 }

@@ -56,7 +56,8 @@ fn unbounded(durability: Durability) -> SpoolOptions {
 
 /// One run: `total` calls over `CALLERS` threads; returns calls per second.
 fn run(api: &LocalApiThread, mode: Mode, durability: Durability, total: usize, n: usize) -> f64 {
-    let dir = std::env::temp_dir().join(format!("aicm-spool-track-{}-{n}", std::process::id()));
+    let dir =
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("aicm-spool-track-{n}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let options = unbounded(durability);

@@ -33,7 +33,7 @@ fn end_to_end(c: &mut Criterion) {
     let tracker = Tracker::builder("chat-completions", "openai::gpt-4o-mini")
         .api_key(api.api_key())
         .api_base(api.api_base())
-        .ini_path(std::env::temp_dir().join(format!("aicm-bench-{}.ini", std::process::id())))
+        .ini_path(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("aicm-bench.ini"))
         .on_full(OnFull::Block)
         .build()
         .unwrap();

@@ -21,7 +21,7 @@ fn setup() -> (LocalApiThread, Tracker) {
     let tracker = Tracker::builder("chat-completions", "openai::gpt-4o-mini")
         .api_key(api.api_key())
         .api_base(api.api_base())
-        .ini_path(std::env::temp_dir().join(format!("aicm-bench-{}.ini", std::process::id())))
+        .ini_path(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("aicm-bench.ini"))
         .queue_size(4_000_000)
         .on_full(OnFull::Backpressure)
         .build()

@@ -12,10 +12,11 @@ use aicm::Error;
 use aicm_tests::{ConfigEntry, LocalApi, LocalApiHandle, TokenFault, TriggeredLimit};
 use serde_json::{Value, json};
 
-/// A fresh INI path, so tests never share a cache (the directory is left for inspection).
+/// A fresh INI path, so tests never share a cache: under Cargo's scratch directory for
+/// integration tests (`target/tmp`), left for inspection.
 fn temp_ini() -> PathBuf {
     static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "aicm-config-test-{}-{}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)

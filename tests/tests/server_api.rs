@@ -958,7 +958,8 @@ impl Drop for Child {
 
 #[test]
 fn the_binary_prints_its_address_first_and_serves_the_configs_file() {
-    let dir = std::env::temp_dir().join(format!("aicm-local-api-test-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("aicm-local-api-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("configs.json");
     std::fs::write(

@@ -11,10 +11,13 @@ use aicm_tests::{LocalApi, LocalApiControl};
 /// How long a test waits for the server to see what it expects.
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
-/// A fresh INI path in the temp directory, so tests never share a cache.
+/// A fresh INI path, so tests never share a cache. It lives under Cargo's scratch directory
+/// for integration tests (`target/tmp`, emptied by `cargo clean`), never in the system's
+/// temp directory: a tracker may write its INI until it is dropped, so the file outlives the
+/// test function.
 pub fn temp_ini() -> PathBuf {
     static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "aicm-test-{}-{}",
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
