@@ -10,15 +10,13 @@ pub use crate::tracker::TrackContext;
 pub use serde;
 pub use serde_json;
 
-/// The owned path: checks settled here; the record is moved into the queue and serialised
-/// by the delivery worker.
+/// The owned path: checks settled and the record serialised here; it is dropped on the
+/// caller's thread.
 pub fn prepare_owned<T>(usage: T, ctx: &TrackContext<'_>) -> Result<PreparedUsage, TrackError>
 where
     T: Usage + Send + 'static,
 {
-    ctx.check_typed::<T>()?;
-    usage.check()?;
-    Ok(PreparedUsage::owned(usage))
+    prepare_borrowed(&usage, ctx)
 }
 
 /// The borrowed (or generic) path: checks settled and the record serialised here.

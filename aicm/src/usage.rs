@@ -11,12 +11,6 @@ use crate::tracker::TrackContext;
 ///
 /// Implement it with `#[derive(Usage)]` (beside `serde::Serialize`), never by hand: the derive
 /// checks every field against the schema at compile time and fills in these constants.
-///
-/// An owned record (a type without lifetime or type parameters) is moved into the delivery
-/// queue and serialised by the worker, so `track` costs the caller no serialisation; a borrowed
-/// or generic one is serialised by `track`. A hand-written `Serialize` that fails (or panics)
-/// on the worker fails that record: it is counted in `total_failed` and handed to `on_failed`
-/// with the error, like a record the server refused.
 pub trait Usage: serde::Serialize {
     /// The Rust type's name, for error messages.
     const TYPE_NAME: &'static str;
@@ -48,78 +42,15 @@ pub trait IntoUsage {
     fn into_prepared(self, ctx: &TrackContext<'_>) -> Result<PreparedUsage, TrackError>;
 }
 
-/// A usage whose every error is settled, in the form the queue carries.
+/// A usage whose every error is settled: its JSON object, serialised by `track` on the
+/// caller's thread.
 ///
-/// Dynamic JSON and borrowed records are serialised by `track` on the caller's thread: a
-/// borrowed record cannot outlive the call, and a `json!` map is cheaper to write once than to
-/// move. An owned typed record is moved into the queue as it is and serialised by the delivery
-/// worker, off the caller's hot path: its checks were made by the compiler and by
-/// [`Usage::check`] on the caller, so only writing its JSON is left.
+/// Serialising here rather than on the delivery worker is a performance choice: the caller's
+/// temporaries (the record's `String`s, a `json!` map) are then freed on the thread that
+/// allocated them, where the allocator's per-thread cache makes them cheap, and the queue
+/// carries one allocation per record instead of one per field.
 #[doc(hidden)]
-pub struct PreparedUsage(pub(crate) Prepared);
-
-/// What [`PreparedUsage`] holds.
-pub(crate) enum Prepared {
-    /// The usage object's JSON, in this thread's scratch buffer.
-    Json(Vec<u8>),
-    /// An owned typed record, serialised later.
-    Owned(Box<dyn OwnedUsage>),
-}
-
-/// An owned typed record with the customer key and context given to `track`, kept in one
-/// allocation until the worker writes it.
-pub(crate) trait OwnedUsage: Send {
-    /// Where `track` moves the record's customer key and context.
-    fn extras_mut(&mut self) -> &mut Extras;
-    /// Appends the usage object, then `,"client_customer_key":…` and `,"context":…` when given.
-    fn write_body(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error>;
-}
-
-/// The per-record options that travel inside the usage object's body on the wire.
-#[derive(Default)]
-pub(crate) struct Extras {
-    pub(crate) customer_key: Option<String>,
-    pub(crate) context: Option<Value>,
-}
-
-impl Extras {
-    /// Appends `,"client_customer_key":…` and `,"context":…` for what is set.
-    pub(crate) fn write(
-        out: &mut Vec<u8>,
-        customer_key: Option<&str>,
-        context: Option<&Value>,
-    ) -> Result<(), serde_json::Error> {
-        if let Some(key) = customer_key {
-            out.extend_from_slice(b",\"client_customer_key\":");
-            compact_json::write_str(out, key);
-        }
-        if let Some(context) = context {
-            out.extend_from_slice(b",\"context\":");
-            compact_json::write(out, context)?;
-        }
-        Ok(())
-    }
-}
-
-struct Owned<T> {
-    usage: T,
-    extras: Extras,
-}
-
-impl<T: Usage + Send + 'static> OwnedUsage for Owned<T> {
-    fn extras_mut(&mut self) -> &mut Extras {
-        &mut self.extras
-    }
-
-    fn write_body(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-        compact_json::write(out, &self.usage)?;
-        Extras::write(
-            out,
-            self.extras.customer_key.as_deref(),
-            self.extras.context.as_ref(),
-        )
-    }
-}
+pub struct PreparedUsage(pub(crate) Vec<u8>);
 
 impl PreparedUsage {
     /// Serialises `usage` into this thread's scratch buffer.
@@ -128,20 +59,12 @@ impl PreparedUsage {
     ) -> Result<PreparedUsage, TrackError> {
         let mut buffer = scratch::take();
         match compact_json::write(&mut buffer, usage) {
-            Ok(()) => Ok(PreparedUsage(Prepared::Json(buffer))),
+            Ok(()) => Ok(PreparedUsage(buffer)),
             Err(e) => {
                 scratch::give_back(buffer);
                 Err(TrackError::Serialize(e.to_string()))
             }
         }
-    }
-
-    /// Keeps an owned record for the worker to serialise.
-    pub(crate) fn owned<T: Usage + Send + 'static>(usage: T) -> PreparedUsage {
-        PreparedUsage(Prepared::Owned(Box::new(Owned {
-            usage,
-            extras: Extras::default(),
-        })))
     }
 }
 
@@ -211,7 +134,7 @@ impl IntoUsage for &Map<String, Value> {
     }
 }
 
-/// A borrowed typed record is serialised on the caller: it cannot outlive the call.
+/// Typed records are serialised on the caller, owned or borrowed.
 impl<T: Usage + ?Sized> IntoUsage for &T {
     fn into_prepared(self, ctx: &TrackContext<'_>) -> Result<PreparedUsage, TrackError> {
         crate::__private::prepare_borrowed(self, ctx)

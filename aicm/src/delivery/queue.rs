@@ -479,7 +479,7 @@ mod tests {
             tracker: core.clone(),
             response_id: ResponseId::generate(),
             timestamp: SystemTime::now(),
-            body: crate::delivery::record::Body::Json(Box::from(&b"{}"[..])),
+            body: Box::from(&b"{}"[..]),
         }
     }
 

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use serde_json::Value;
 
 use crate::tracker::TrackerCore;
-use crate::usage::{Extras, OwnedUsage, Prepared, PreparedUsage, compact_json, scratch};
+use crate::usage::{PreparedUsage, compact_json, scratch};
 
 /// The id the server deduplicates a record on: fixed when `track` is called, never changed by a
 /// retry. Displays as 32 lowercase hex digits (a v4 UUID without dashes), or as the id given to
@@ -135,66 +135,9 @@ pub(crate) struct QueuedRecord {
     pub tracker: Arc<TrackerCore>,
     pub response_id: ResponseId,
     pub timestamp: SystemTime,
-    /// The usage object with its customer key and context.
-    pub body: Body,
-}
-
-/// A record's `usage` object and the options written inside it.
-pub(crate) enum Body {
     /// The usage object's JSON, then `,"client_customer_key":…` and `,"context":…` when given:
-    /// serialised by `track` (dynamic and borrowed records).
-    Json(Box<[u8]>),
-    /// An owned typed record with its options, serialised when the batch is encoded.
-    Owned(Box<dyn OwnedUsage>),
-}
-
-impl Body {
-    /// The body of a record: `usage` as `track` prepared it, with the customer key and context.
-    pub fn new(
-        usage: PreparedUsage,
-        customer_key: Option<String>,
-        context: Option<Value>,
-    ) -> Result<Body, serde_json::Error> {
-        match usage.0 {
-            Prepared::Json(mut out) => {
-                let written = Extras::write(&mut out, customer_key.as_deref(), context.as_ref());
-                let body = written.map(|()| Body::Json(Box::from(out.as_slice())));
-                scratch::give_back(out);
-                body
-            }
-            Prepared::Owned(mut owned) => {
-                *owned.extras_mut() = Extras {
-                    customer_key,
-                    context,
-                };
-                Ok(Body::Owned(owned))
-            }
-        }
-    }
-
-    /// Appends the body's JSON to `out`.
-    pub fn write(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-        match self {
-            Body::Json(json) => {
-                out.extend_from_slice(json);
-                Ok(())
-            }
-            Body::Owned(owned) => {
-                // The user's `Serialize` runs on the worker here: a panic in it must fail this
-                // record, not the worker and every record behind it.
-                let mark = out.len();
-                let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    owned.write_body(out)
-                }))
-                .unwrap_or_else(|_| {
-                    Err(<serde_json::Error as serde::ser::Error>::custom(
-                        "the record's Serialize implementation panicked",
-                    ))
-                });
-                written.inspect_err(|_| out.truncate(mark))
-            }
-        }
-    }
+    /// serialised by `track` (see [`PreparedUsage`](crate::PreparedUsage) for why).
+    pub body: Box<[u8]>,
 }
 
 impl QueuedRecord {
@@ -209,9 +152,32 @@ impl QueuedRecord {
         out.extend_from_slice(b"\",\"response_id\":");
         self.response_id.write_json(out);
         out.extend_from_slice(b",\"usage\":");
-        self.body.write(out)?;
+        out.extend_from_slice(&self.body);
         out.push(b'}');
         Ok(())
+    }
+
+    /// The body of a record: `usage` serialised, then the customer key and context.
+    pub fn body(
+        usage: PreparedUsage,
+        customer_key: Option<&str>,
+        context: Option<&Value>,
+    ) -> Result<Box<[u8]>, serde_json::Error> {
+        let PreparedUsage(mut out) = usage;
+        if let Some(key) = customer_key {
+            out.extend_from_slice(b",\"client_customer_key\":");
+            write_json_str(&mut out, key);
+        }
+        let written = match context {
+            Some(context) => {
+                out.extend_from_slice(b",\"context\":");
+                compact_json::write(&mut out, context)
+            }
+            None => Ok(()),
+        };
+        let body = written.map(|()| Box::from(out.as_slice()));
+        scratch::give_back(out);
+        body
     }
 
     /// An owned copy for callbacks.
@@ -228,25 +194,21 @@ impl QueuedRecord {
         }
     }
 
-    /// The body read back (for callbacks and the testing tracker, never on the hot path). A
-    /// body that cannot be written reads back as a `null` usage.
+    /// The body read back (for callbacks and the testing tracker, never on the hot path).
     fn parts(&self) -> BodyParts {
-        let mut json = Vec::with_capacity(256);
+        let mut json = Vec::with_capacity(self.body.len() + 10);
         json.extend_from_slice(b"{\"usage\":");
-        let written = self.body.write(&mut json);
+        json.extend_from_slice(&self.body);
         json.push(b'}');
-        written
-            .ok()
-            .and_then(|()| serde_json::from_slice(&json).ok())
-            .unwrap_or(BodyParts {
-                usage: Value::Null,
-                client_customer_key: None,
-                context: None,
-            })
+        serde_json::from_slice(&json).unwrap_or(BodyParts {
+            usage: Value::Null,
+            client_customer_key: None,
+            context: None,
+        })
     }
 }
 
-/// What a [`Body`] holds.
+/// What [`QueuedRecord::body`] holds.
 #[derive(serde::Deserialize)]
 struct BodyParts {
     usage: Value,

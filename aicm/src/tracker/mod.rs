@@ -19,7 +19,7 @@ pub use options::TrackOptions;
 use crate::delivery::health::DeliveryHealth;
 use crate::delivery::options::OnFull;
 use crate::delivery::queue::{BlockOutcome, Pushed, Refused};
-use crate::delivery::record::{Body, DiscardedRecord, FailedRecord, QueuedRecord, ResponseId};
+use crate::delivery::record::{DiscardedRecord, FailedRecord, QueuedRecord, ResponseId};
 use crate::delivery::registry;
 use crate::delivery::send::Receipt;
 use crate::delivery::worker::Worker;
@@ -393,8 +393,12 @@ impl Tracker {
             }
         };
         let prepared = usage.into_prepared(&ctx)?;
-        let body = Body::new(prepared, options.client_customer_key, options.context)
-            .map_err(|e| TrackError::Serialize(e.to_string()))?;
+        let body = QueuedRecord::body(
+            prepared,
+            options.client_customer_key.as_deref(),
+            options.context.as_ref(),
+        )
+        .map_err(|e| TrackError::Serialize(e.to_string()))?;
         Ok(QueuedRecord {
             seq: 0,
             tracker: core.clone(),
