@@ -34,7 +34,8 @@ struct ChatUsage {
     output_tokens: u64,
 }
 
-/// The same record, borrowed (serialised by `track` on the caller rather than on the worker).
+/// The same record, borrowed (`&T` goes through the generic `IntoUsage for &T`, the owned
+/// record through its derived impl).
 #[derive(Serialize, Usage)]
 #[usage(
     schema = r#"{"input_tokens": "int", "output_tokens": "int", "model": "str", "cached": "bool",
@@ -395,4 +396,53 @@ fn http_requests(mut bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
         bytes = &bytes[body_start + length..];
     }
     requests
+}
+
+/// An owned record whose hand-written `Serialize` refuses.
+#[derive(Usage)]
+#[usage(schema = r#"{"n": "int"}"#)]
+struct Refusing {
+    n: i64,
+}
+
+impl Serialize for Refusing {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.n < 0 {
+            return Err(serde::ser::Error::custom("a negative n cannot be written"));
+        }
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("Refusing", 1)?;
+        s.serialize_field("n", &self.n)?;
+        s.end()
+    }
+}
+
+#[test]
+fn a_typed_record_that_cannot_be_serialised_is_refused_by_track_and_nothing_is_queued() {
+    let api = server();
+    let tracker = builder(&api, "free-form").build().unwrap();
+    let good = tracker.track(Refusing { n: 7 }).unwrap();
+    match tracker.track(Refusing { n: -1 }) {
+        Err(TrackError::Serialize(message)) => {
+            assert!(
+                message.contains("a negative n cannot be written"),
+                "{message}"
+            )
+        }
+        other => panic!("expected a Serialize error, got {other:?}"),
+    }
+    tracker.flush(DEADLINE).unwrap();
+    let h = tracker.health();
+    assert_eq!(
+        (h.total_accepted, h.total_sent, h.total_failed),
+        (1, 1, 0),
+        "{h:?}"
+    );
+    let stored: Vec<String> = api
+        .records()
+        .iter()
+        .map(|r| r.response_id.clone())
+        .collect();
+    assert_eq!(stored, vec![good.to_string()]);
+    tracker.close().unwrap();
 }
