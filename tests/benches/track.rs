@@ -158,21 +158,24 @@ fn typed(c: &mut Criterion) {
     });
     // Not a `track` figure: what the owned case's caller spends building the record, the
     // customer key and the context (and dropping them), so the SDK's share can be told apart.
-    group.bench_function("reference_owned_record_and_options_built_and_dropped", |b| {
-        b.iter(|| {
-            let usage = ChatUsage {
-                input_tokens: 7,
-                output_tokens: 42,
-                model: String::from("gpt-4o-mini"),
-                cached: false,
-                latency_ms: Some(12.5),
-            };
-            let options = TrackOptions::new()
-                .client_customer_key("acme")
-                .context(context.clone());
-            std::hint::black_box((usage, options))
-        })
-    });
+    group.bench_function(
+        "reference_owned_record_and_options_built_and_dropped",
+        |b| {
+            b.iter(|| {
+                let usage = ChatUsage {
+                    input_tokens: 7,
+                    output_tokens: 42,
+                    model: String::from("gpt-4o-mini"),
+                    cached: false,
+                    latency_ms: Some(12.5),
+                };
+                let options = TrackOptions::new()
+                    .client_customer_key("acme")
+                    .context(context.clone());
+                std::hint::black_box((usage, options))
+            })
+        },
+    );
     group.finish();
     assert!(tracker.health().is_balanced());
     tracker.close().unwrap();
