@@ -25,20 +25,10 @@ use aicm::{TrackOptions, Tracker};
 use aicm_tests::{LocalApi, LocalApiThread};
 use serde_json::json;
 
-const CALLERS: usize = 8;
+mod records;
+use records::ChatUsage;
 
-#[derive(serde::Serialize, aicm::Usage)]
-#[usage(
-    schema = r#"{"input_tokens": "int", "output_tokens": "int", "model": "str",
-    "cached": "bool", "latency_ms": "Optional[float]"}"#
-)]
-struct ChatUsage {
-    input_tokens: i64,
-    output_tokens: i64,
-    model: String,
-    cached: bool,
-    latency_ms: Option<f64>,
-}
+const CALLERS: usize = 8;
 
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {

@@ -13,6 +13,9 @@ use aicm_tests::{LocalApi, LocalApiThread};
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
 
+mod records;
+use records::ChatUsage;
+
 fn setup() -> (LocalApiThread, Tracker) {
     let api = LocalApi::builder()
         .count_only(true)
@@ -80,22 +83,7 @@ fn dynamic(c: &mut Criterion) {
     tracker.close().unwrap();
 }
 
-/// The 5-field record of the chat-completions config, owned (serialised by `track` on the
-/// caller, like every record: measured cheaper than moving it to the worker, see README).
-#[derive(serde::Serialize, aicm::Usage)]
-#[usage(
-    schema = r#"{"input_tokens": "int", "output_tokens": "int", "model": "str",
-    "cached": "bool", "latency_ms": "Optional[float]"}"#
-)]
-struct ChatUsage {
-    input_tokens: i64,
-    output_tokens: i64,
-    model: String,
-    cached: bool,
-    latency_ms: Option<f64>,
-}
-
-/// The same record borrowing its text: serialised on the caller.
+/// [`ChatUsage`] borrowing its text (serialised on the caller too).
 #[derive(serde::Serialize, aicm::Usage)]
 #[usage(
     schema = r#"{"input_tokens": "int", "output_tokens": "int", "model": "str",

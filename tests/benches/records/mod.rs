@@ -1,0 +1,17 @@
+//! The usage record the benches track: one definition, so every bench measures the same record.
+
+/// The 5-field record of the chat-completions config (DESIGN's benchmark record), owned.
+/// Serialised by `track` on the caller, like every record: measured cheaper than moving it to
+/// the worker (see the README's benchmark section).
+#[derive(serde::Serialize, aicm::Usage)]
+#[usage(
+    schema = r#"{"input_tokens": "int", "output_tokens": "int", "model": "str",
+    "cached": "bool", "latency_ms": "Optional[float]"}"#
+)]
+pub struct ChatUsage {
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub model: String,
+    pub cached: bool,
+    pub latency_ms: Option<f64>,
+}
