@@ -73,13 +73,7 @@ fn run(api: &LocalApiThread, mode: Mode, durability: Durability, total: usize, n
                     for i in 0..each {
                         tracker
                             .track_with(
-                                ChatUsage {
-                                    input_tokens: i as i64,
-                                    output_tokens: 42,
-                                    model: String::from("gpt-4o-mini"),
-                                    cached: false,
-                                    latency_ms: Some(12.5),
-                                },
+                                ChatUsage::sample(i as i64),
                                 TrackOptions::new()
                                     .client_customer_key(format!("customer-{c}"))
                                     .context(context.clone()),

@@ -107,13 +107,7 @@ fn typed(c: &mut Criterion) {
             timed(&api, &tracker, iters, |i| {
                 tracker
                     .track_with(
-                        ChatUsage {
-                            input_tokens: i as i64,
-                            output_tokens: 42,
-                            model: String::from("gpt-4o-mini"),
-                            cached: false,
-                            latency_ms: Some(12.5),
-                        },
+                        ChatUsage::sample(i as i64),
                         TrackOptions::new()
                             .client_customer_key("acme")
                             .context(context.clone()),
@@ -150,13 +144,7 @@ fn typed(c: &mut Criterion) {
         "reference_owned_record_and_options_built_and_dropped",
         |b| {
             b.iter(|| {
-                let usage = ChatUsage {
-                    input_tokens: 7,
-                    output_tokens: 42,
-                    model: String::from("gpt-4o-mini"),
-                    cached: false,
-                    latency_ms: Some(12.5),
-                };
+                let usage = ChatUsage::sample(7);
                 let options = TrackOptions::new()
                     .client_customer_key("acme")
                     .context(context.clone());

@@ -15,3 +15,18 @@ pub struct ChatUsage {
     pub cached: bool,
     pub latency_ms: Option<f64>,
 }
+
+impl ChatUsage {
+    /// The record every bench tracks, with `input_tokens` varying per call; built fresh (its
+    /// `String` too) as a handler would.
+    #[inline]
+    pub fn sample(input_tokens: i64) -> ChatUsage {
+        ChatUsage {
+            input_tokens,
+            output_tokens: 42,
+            model: String::from("gpt-4o-mini"),
+            cached: false,
+            latency_ms: Some(12.5),
+        }
+    }
+}
