@@ -3,14 +3,16 @@
 //! so no caller waits for ever.
 //!
 //! Blocked threads all wait on one condition variable per spool (the [`Hub`]): the writer
-//! fills the slots of a whole group, then wakes the waiters once. The wake-ups then pass from
-//! caller to caller, so the writer, the bottleneck, makes one wake-up call per commit instead
-//! of one per caller.
+//! fills the slots of a whole group, then wakes the waiters with one call. It is the standard
+//! library's condition variable, which wakes them all at once: parking_lot's hands the wake-up
+//! on from thread to thread (each woken caller wakes the next when it lets the lock go), and
+//! that chain of wake-ups was most of the time the writer waited for the next group (8
+//! callers on 2 cores: ~75 µs against ~50 µs).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
 use super::error::SpoolError;
@@ -20,16 +22,24 @@ type Outcome<T> = Result<T, SpoolError>;
 /// Where the threads of one spool wait for their replies.
 #[derive(Default)]
 pub(crate) struct Hub {
-    lock: Mutex<()>,
-    filled: Condvar,
+    lock: std::sync::Mutex<()>,
+    filled: std::sync::Condvar,
 }
 
 impl Hub {
     /// Wakes every waiting thread to look at its slot. Called after each group.
     pub fn wake_all(&self) {
-        let _guard = self.lock.lock();
+        // Taken and released so that no waiter is between its look at the slot and its wait.
+        drop(lock(&self.lock));
         self.filled.notify_all();
     }
+}
+
+/// The hub's lock guards no data, so a panic while it was held leaves nothing to distrust.
+fn lock(mutex: &std::sync::Mutex<()>) -> std::sync::MutexGuard<'_, ()> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 pub(crate) struct Reply<T> {
@@ -51,13 +61,16 @@ pub(crate) struct Slot<T> {
 impl<T> Slot<T> {
     /// Blocks the calling thread until the reply arrives.
     pub fn wait(&self, hub: &Hub) -> Outcome<T> {
-        let mut guard = hub.lock.lock();
+        let mut guard = lock(&hub.lock);
         loop {
             // Filled before the writer takes the hub lock to wake us: never missed.
             if let Some(v) = self.value.lock().take() {
                 return v;
             }
-            hub.filled.wait(&mut guard);
+            guard = hub
+                .filled
+                .wait(guard)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
     }
 }

@@ -6,6 +6,10 @@
 //!
 //! Order inside a group: other operations first (an ack frees room for the appends behind
 //! it), then appends still blocked from earlier groups (oldest first), then the new appends.
+//!
+//! A group's transaction opens as soon as its first job arrives, and stays open (up to
+//! [`GATHER`]) for the callers the last group answered: their appends are stored as they come
+//! in, so that the writer's inserts overlap with the callers' way back instead of following it.
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -29,8 +33,14 @@ use super::store;
 /// freed by this process is seen at once).
 const BLOCKED_POLL: Duration = Duration::from_millis(20);
 
-/// The longest the writer waits for a group to fill up (see [`Group::next_jobs`]): about half
-/// the fixed cost of a commit, so waiting costs a caller less than another commit would.
+/// The longest a group's transaction stays open for the appends it expects (see
+/// [`Group::commit_group`]): about the fixed cost of a commit, so waiting costs a caller less
+/// than another commit would.
+///
+/// Synchronous callers have one append each in flight: when a group commits, its callers are
+/// all waiting for it, and the next group can only be as large as the number of them that are
+/// back by then. A commit costs a fixed ~60 µs plus ~6 µs a row (2-core machine), so committing
+/// each group as soon as its first job arrives makes many small commits and caps the rate.
 const GATHER: Duration = Duration::from_micros(100);
 
 /// What a job sees while it runs inside the group's transaction.
@@ -261,6 +271,33 @@ struct Group<'a> {
     last_group: usize,
 }
 
+/// How many jobs wake a writer that waits for `missing` more appends in an open group: half,
+/// so that it stores the first half while the rest arrive, for two wake-ups a group instead of
+/// one per caller.
+fn wake_after(missing: usize) -> usize {
+    (missing / 2).max(1)
+}
+
+/// What a group's transaction has done so far.
+#[derive(Default)]
+struct Tx {
+    /// How to answer the operations once the commit is known.
+    settles: Vec<Settle>,
+    stored: Vec<(Reply<Appended>, Appended)>,
+    /// Appends waiting for room, oldest first.
+    waiting: VecDeque<AppendJob>,
+    /// Appends not looked at because the transaction was lost.
+    unprocessed: Vec<AppendJob>,
+    /// The spool's counts as this transaction has left them; `None`: read them again.
+    live: Option<store::Live>,
+    /// Rows and bytes inserted, for `spool_meta`.
+    inserted: (u64, u64),
+    /// What killed the transaction, if anything did.
+    aborted: Option<SpoolError>,
+    /// Appends taken in (not counting those blocked from earlier groups).
+    new_appends: usize,
+}
+
 /// What happened to one append inside the transaction.
 enum Outcome {
     Stored(Reply<Appended>, Appended),
@@ -291,32 +328,14 @@ impl Group<'_> {
     }
 
     /// Waits for work. `false`: closing and nothing left to do.
-    ///
-    /// Gathers groups: when fewer jobs wait than the last group had appends, the callers that
-    /// group answered are probably about to append again, so the writer waits for them up to
-    /// [`GATHER`]. A commit costs a fixed ~60 µs plus ~10 µs a row (2-core machine), and
-    /// synchronous callers can have only one append each in flight, so committing every group
-    /// as soon as its first job arrives makes many small commits and caps the rate.
     fn next_jobs(&mut self, jobs: &mut Vec<Job>) -> bool {
         let mut inbox = self.shared.inbox.lock();
-        let mut gather_until: Option<Instant> = None;
         loop {
             #[cfg(test)]
             let held = inbox.held;
             #[cfg(not(test))]
             let held = false;
             if !inbox.jobs.is_empty() && !held {
-                if inbox.jobs.len() < self.last_group && !inbox.closing {
-                    let until = *gather_until.get_or_insert_with(|| Instant::now() + GATHER);
-                    if Instant::now() < until {
-                        inbox.parked = true;
-                        inbox.want = self.last_group;
-                        let _ = self.shared.wake.wait_until(&mut inbox, until);
-                        inbox.parked = false;
-                        inbox.want = 1;
-                        continue;
-                    }
-                }
                 std::mem::swap(jobs, &mut inbox.jobs);
                 return true;
             }
@@ -348,27 +367,50 @@ impl Group<'_> {
         }
     }
 
+    /// Jobs that arrived while the group's transaction is open, waiting for them until
+    /// `until`; `false` when none came (or the spool is closing).
+    fn more_jobs(&self, jobs: &mut Vec<Job>, until: Instant, missing: usize) -> bool {
+        let mut inbox = self.shared.inbox.lock();
+        loop {
+            #[cfg(test)]
+            if inbox.held {
+                return false;
+            }
+            if !inbox.jobs.is_empty() {
+                std::mem::swap(jobs, &mut inbox.jobs);
+                return true;
+            }
+            if inbox.closing || Instant::now() >= until {
+                return false;
+            }
+            inbox.parked = true;
+            inbox.want = wake_after(missing);
+            let timed_out = self.shared.wake.wait_until(&mut inbox, until).timed_out();
+            inbox.parked = false;
+            inbox.want = 1;
+            if timed_out && inbox.jobs.is_empty() {
+                return false;
+            }
+        }
+    }
+
+    /// One group: a transaction that takes in the jobs waiting now, then, while it is open,
+    /// the appends of the callers the last group answered (see [`GATHER`]), and commits them
+    /// all at once.
     fn commit_group(&mut self, jobs: &mut Vec<Job>) {
         self.expire_blocked();
         if jobs.is_empty() && !self.room_for_blocked() {
             return;
         }
-        let mut ops = Vec::new();
-        let mut appends = Vec::new();
-        for job in jobs.drain(..) {
-            match job {
-                Job::Op(op) => ops.push(op),
-                Job::Append(a) => appends.push(a),
-            }
-        }
+        let started = Instant::now();
         let now = self.clock.now_ms();
         if let Err(e) = self.begin() {
             let e = SpoolError::storage(self.path, "begin", &e);
-            for op in ops {
-                (op(None).settle)(Err(e.clone()));
-            }
-            for a in appends {
-                a.reply.send(Err(e.clone()));
+            for job in jobs.drain(..) {
+                match job {
+                    Job::Op(op) => (op(None).settle)(Err(e.clone())),
+                    Job::Append(a) => a.reply.send(Err(e.clone())),
+                }
             }
             return;
         }
@@ -377,64 +419,22 @@ impl Group<'_> {
             now,
             path: self.path,
         };
-        let mut settles: Vec<Settle> = Vec::with_capacity(ops.len());
-        let mut aborted: Option<SpoolError> = None;
-        for op in ops {
-            if aborted.is_some() {
-                settles.push(op(None).settle);
-                continue;
-            }
-            match self.run_op(op, &ctx) {
-                Ok(settle) => settles.push(settle),
-                Err((settle, e)) => {
-                    settles.push(settle);
-                    aborted = Some(e);
-                }
-            }
+        let mut tx = Tx::default();
+        // Appends blocked in earlier groups go first, before any new one.
+        let blocked = std::mem::take(&mut self.blocked);
+        self.take_in(&mut tx, jobs, blocked, &ctx);
+        let until = started + GATHER;
+        while tx.aborted.is_none()
+            && tx.new_appends < self.last_group
+            && self.more_jobs(jobs, until, self.last_group - tx.new_appends)
+        {
+            self.take_in(&mut tx, jobs, VecDeque::new(), &ctx);
         }
-        self.last_group = appends.len();
-        let mut pending = std::mem::take(&mut self.blocked);
-        pending.extend(appends);
-        let mut stored: Vec<(Reply<Appended>, Appended)> = Vec::with_capacity(pending.len());
-        let mut waiting = VecDeque::new();
-        let mut unprocessed = Vec::new();
-        let mut live = None;
-        let mut inserted = (0u64, 0u64);
-        if aborted.is_none() && !pending.is_empty() {
-            match store::live(self.conn) {
-                Ok(l) => live = Some(l),
-                Err(e) => aborted = Some(SpoolError::storage(self.path, "append", &e)),
-            }
-        }
-        while let Some(job) = pending.pop_front() {
-            let Some(live) = live.as_mut().filter(|_| aborted.is_none()) else {
-                unprocessed.push(job);
-                continue;
-            };
-            if !waiting.is_empty() && self.limits.blocks() {
-                // First come, first served: nobody overtakes a blocked append.
-                waiting.push_back(job);
-                continue;
-            }
-            let size = job.body.len() as u64;
-            match self.store_one(job, live, now) {
-                Outcome::Stored(reply, appended) => {
-                    if !appended.duplicate {
-                        inserted.0 += 1;
-                        inserted.1 += size;
-                    }
-                    stored.push((reply, appended));
-                }
-                Outcome::Wait(job) => waiting.push_back(job),
-                Outcome::Refused(reply, e) => reply.send(Err(e)),
-            }
-            if self.conn.is_autocommit() {
-                aborted = Some(rolled_back(self.path, "append"));
-            }
-        }
+        self.last_group = tx.new_appends;
+        let mut aborted = tx.aborted;
         if aborted.is_none()
-            && inserted.0 > 0
-            && let Err(e) = store::add_inserted(self.conn, inserted.0, inserted.1)
+            && tx.inserted.0 > 0
+            && let Err(e) = store::add_inserted(self.conn, tx.inserted.0, tx.inserted.1)
         {
             aborted = Some(SpoolError::storage(self.path, "append", &e));
         }
@@ -446,7 +446,7 @@ impl Group<'_> {
             None => self.commit(),
         };
         // Appends still waiting for room were not written either way: they keep waiting.
-        self.blocked = waiting;
+        self.blocked = tx.waiting;
         self.shared
             .blocked
             .store(self.blocked.len(), Ordering::Relaxed);
@@ -461,25 +461,93 @@ impl Group<'_> {
 
                 self.shared
                     .appends
-                    .fetch_add(stored.len() as u64, Ordering::Relaxed);
-                for settle in settles {
+                    .fetch_add(tx.stored.len() as u64, Ordering::Relaxed);
+                for settle in tx.settles {
                     settle(Ok(()));
                 }
-                for (reply, appended) in stored {
+                for (reply, appended) in tx.stored {
                     reply.send(Ok(appended));
                 }
             }
             Err(e) => {
                 tracing::warn!(path = %self.path.display(), error = %e, "spool commit failed");
-                for settle in settles {
+                for settle in tx.settles {
                     settle(Err(e.clone()));
                 }
-                for (reply, _) in stored {
+                for (reply, _) in tx.stored {
                     reply.send(Err(e.clone()));
                 }
-                for job in unprocessed {
+                for job in tx.unprocessed {
                     job.reply.send(Err(e.clone()));
                 }
+            }
+        }
+    }
+
+    /// Runs `jobs` in the open transaction: operations first (an ack frees room for the
+    /// appends behind it), then `blocked`, then the new appends.
+    fn take_in(
+        &self,
+        tx: &mut Tx,
+        jobs: &mut Vec<Job>,
+        mut pending: VecDeque<AppendJob>,
+        ctx: &Ctx<'_>,
+    ) {
+        let mut appends = 0;
+        for job in jobs.drain(..) {
+            match job {
+                Job::Append(a) => {
+                    appends += 1;
+                    pending.push_back(a);
+                }
+                Job::Op(op) => {
+                    if tx.aborted.is_some() {
+                        tx.settles.push(op(None).settle);
+                        continue;
+                    }
+                    match self.run_op(op, ctx) {
+                        Ok(settle) => tx.settles.push(settle),
+                        Err((settle, e)) => {
+                            tx.settles.push(settle);
+                            tx.aborted = Some(e);
+                        }
+                    }
+                    // The operation may have changed the counts (an ack, a requeue).
+                    tx.live = None;
+                }
+            }
+        }
+        tx.new_appends += appends;
+        while let Some(job) = pending.pop_front() {
+            if tx.aborted.is_none() && tx.live.is_none() {
+                match store::live(self.conn) {
+                    Ok(l) => tx.live = Some(l),
+                    Err(e) => tx.aborted = Some(SpoolError::storage(self.path, "append", &e)),
+                }
+            }
+            let Some(live) = tx.live.as_mut().filter(|_| tx.aborted.is_none()) else {
+                tx.unprocessed.push(job);
+                continue;
+            };
+            if !tx.waiting.is_empty() && self.limits.blocks() {
+                // First come, first served: nobody overtakes a blocked append.
+                tx.waiting.push_back(job);
+                continue;
+            }
+            let size = job.body.len() as u64;
+            match self.store_one(job, live, ctx.now) {
+                Outcome::Stored(reply, appended) => {
+                    if !appended.duplicate {
+                        tx.inserted.0 += 1;
+                        tx.inserted.1 += size;
+                    }
+                    tx.stored.push((reply, appended));
+                }
+                Outcome::Wait(job) => tx.waiting.push_back(job),
+                Outcome::Refused(reply, e) => reply.send(Err(e)),
+            }
+            if self.conn.is_autocommit() {
+                tx.aborted = Some(rolled_back(self.path, "append"));
             }
         }
     }

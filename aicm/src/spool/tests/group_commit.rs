@@ -30,6 +30,47 @@ fn appends_waiting_together_are_committed_together() {
 }
 
 #[test]
+fn an_append_arriving_while_a_group_is_open_joins_its_commit() {
+    let (_dir, path) = temp();
+    let spool = Arc::new(open(&path, |_| {}));
+    // A group of two appends: the writer expects both callers back in the next group.
+    spool.writer().hold(true);
+    let first: Vec<_> = (0..2)
+        .map(|i| {
+            let spool = spool.clone();
+            std::thread::spawn(move || spool.append(body(i), &rid(i), "cfg").unwrap())
+        })
+        .collect();
+    wait_until("2 appends to wait", || spool.writer().pending() == 2);
+    spool.writer().hold(false);
+    for caller in first {
+        caller.join().unwrap();
+    }
+    let before = spool.writer_stats();
+    // An operation opens the next group; while it runs inside that transaction, an append
+    // arrives.
+    let late = spool.clone();
+    let appender = spool
+        .run(crate::spool::op("test", move |_| {
+            let spool = late.clone();
+            let appender = std::thread::spawn(move || spool.append(body(2), &rid(2), "cfg"));
+            wait_until("the late append to arrive", || late.writer().pending() == 1);
+            Ok(appender)
+        }))
+        .unwrap();
+    let appended = appender.join().unwrap().unwrap();
+    assert!(!appended.duplicate);
+    let after = spool.writer_stats();
+    assert_eq!(
+        after.commits - before.commits,
+        1,
+        "one transaction for both"
+    );
+    assert_eq!(after.appends - before.appends, 1);
+    assert_eq!(spool.stats().unwrap().queued, 3);
+}
+
+#[test]
 fn eight_threads_share_commits() {
     let (_dir, path) = temp();
     let spool = Arc::new(open(&path, |o| o.max_rows = None));
