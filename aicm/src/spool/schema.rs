@@ -27,6 +27,14 @@ use super::options::SpoolOptions;
 /// application's SQLite database.
 pub(crate) const APPLICATION_ID: i64 = 0x6169_636d;
 
+/// The page size of new spool files. A commit writes every page it changed to the log, and
+/// a group of appends changes a handful of pages (the table's last leaf, the last leaf of each
+/// index, `spool_meta`, the header) whatever their size: 2 KiB pages write half the bytes of
+/// SQLite's default 4 KiB, which measured ~10% more durable `track` calls per second on disk
+/// (`cargo bench -p aicm-tests --bench spool_track`), while a record of up to ~2 KiB still fits
+/// in one page.
+const PAGE_SIZE: u32 = 2048;
+
 /// `MIGRATIONS[n]` takes a database from schema version `n` to `n + 1` (`PRAGMA user_version`).
 /// Append only: a released migration is never edited.
 const MIGRATIONS: &[&str] = &[
@@ -131,6 +139,12 @@ pub(crate) fn open_connection(
     let _app_id: i64 = conn
         .query_row("PRAGMA application_id", [], |r| r.get(0))
         .map_err(|e| describe_unreadable(path, &e))?;
+    if role == Role::Writer {
+        // Only a new, empty file takes it (before its journal mode is set); an existing spool
+        // keeps the page size it was made with.
+        conn.execute_batch(&format!("PRAGMA page_size = {PAGE_SIZE}"))
+            .map_err(|e| describe_unreadable(path, &e))?;
+    }
     set_wal(&conn, path, options.busy_timeout)?;
     // No automatic checkpoints: they would run inside a commit, with their fsyncs, and stall
     // every caller of that group. The checkpointer thread does them instead (checkpoint.rs).

@@ -3,6 +3,7 @@
 
 mod bounds;
 mod group_commit;
+mod layout;
 mod open_errors;
 mod ops;
 mod processes;
