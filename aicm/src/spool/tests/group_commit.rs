@@ -3,20 +3,28 @@
 use std::sync::Barrier;
 
 use super::*;
+use crate::spool::Appended;
+
+/// `n` callers append while the writer is held, so that their appends wait together; returns
+/// the callers, still waiting, and the writer still held.
+fn waiting_appends(spool: &Arc<Spool>, n: usize) -> Vec<std::thread::JoinHandle<Appended>> {
+    spool.writer().hold(true);
+    let callers: Vec<_> = (0..n)
+        .map(|i| {
+            let spool = spool.clone();
+            std::thread::spawn(move || spool.append(body(i), &rid(i), "cfg").unwrap())
+        })
+        .collect();
+    wait_until("the appends to wait", || spool.writer().pending() == n);
+    callers
+}
 
 #[test]
 fn appends_waiting_together_are_committed_together() {
     let (_dir, path) = temp();
     let spool = Arc::new(open(&path, |_| {}));
     let before = spool.writer_stats();
-    spool.writer().hold(true);
-    let callers: Vec<_> = (0..8)
-        .map(|i| {
-            let spool = spool.clone();
-            std::thread::spawn(move || spool.append(body(i), &rid(i), "cfg").unwrap())
-        })
-        .collect();
-    wait_until("8 appends to wait", || spool.writer().pending() == 8);
+    let callers = waiting_appends(&spool, 8);
     // None has returned: a record is reported stored only after its commit.
     assert!(callers.iter().all(|c| !c.is_finished()));
     spool.writer().hold(false);
@@ -34,14 +42,7 @@ fn an_append_arriving_while_a_group_is_open_joins_its_commit() {
     let (_dir, path) = temp();
     let spool = Arc::new(open(&path, |_| {}));
     // A group of two appends: the writer expects both callers back in the next group.
-    spool.writer().hold(true);
-    let first: Vec<_> = (0..2)
-        .map(|i| {
-            let spool = spool.clone();
-            std::thread::spawn(move || spool.append(body(i), &rid(i), "cfg").unwrap())
-        })
-        .collect();
-    wait_until("2 appends to wait", || spool.writer().pending() == 2);
+    let first = waiting_appends(&spool, 2);
     spool.writer().hold(false);
     for caller in first {
         caller.join().unwrap();
