@@ -2,6 +2,15 @@
 
 use super::*;
 
+/// A spool with one row, closed again.
+fn spool_with_one_row() -> (tempfile::TempDir, PathBuf) {
+    let (dir, path) = temp();
+    let spool = open(&path, |_| {});
+    spool.append(body(1), &rid(1), "cfg").unwrap();
+    drop(spool);
+    (dir, path)
+}
+
 fn page_size(path: &Path) -> i64 {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.query_row("PRAGMA page_size", [], |r| r.get(0))
@@ -10,19 +19,13 @@ fn page_size(path: &Path) -> i64 {
 
 #[test]
 fn a_new_spool_is_made_with_2_kib_pages() {
-    let (_dir, path) = temp();
-    let spool = open(&path, |_| {});
-    spool.append(body(1), &rid(1), "cfg").unwrap();
-    drop(spool);
+    let (_dir, path) = spool_with_one_row();
     assert_eq!(page_size(&path), 2048);
 }
 
 #[test]
 fn an_existing_spool_keeps_its_page_size_and_its_rows() {
-    let (_dir, path) = temp();
-    let spool = open(&path, |_| {});
-    spool.append(body(1), &rid(1), "cfg").unwrap();
-    drop(spool);
+    let (_dir, path) = spool_with_one_row();
     // Rewrite the file with 4 KiB pages, as spools made before the page size was set are.
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
