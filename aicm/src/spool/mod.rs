@@ -90,9 +90,10 @@
 //! # Cost
 //!
 //! A commit costs a few dozen system calls plus one log write per page it changes; for
-//! appends that is a page of the table, of each index and of `spool_meta`. The unique index on
-//! `response_id` puts each random (v4) id on a random page, so it adds about one page per
-//! record; time-ordered ids (such as UUIDv7, also 32 hex digits) append to one page instead.
+//! appends that is the table's pages, the `response_id` index's and `spool_meta`'s (a row
+//! enters the due index only when first claimed). The unique index on `response_id` puts each
+//! random (v4) id on a random page, so it adds about one page per record; time-ordered ids
+//! (such as UUIDv7, also 32 hex digits) append to the index's last pages instead.
 
 mod checkpoint;
 mod clock;

@@ -8,12 +8,17 @@
 //!
 //! Every page a transaction changes is one more write to the log, so the layout keeps them
 //! few: no AUTOINCREMENT (its `sqlite_sequence` page would change at every commit; the
-//! running total of appends lives in `spool_meta`, changed anyway). Without it SQLite gives a
-//! new row the highest id plus one, so an id is reused only once every newer row is gone:
-//! never while the row it named is still there (claimed or failed rows keep theirs). `due_at` (a virtual column, indexed) is when a row may be
-//! claimed: `next_attempt_at` for a queued row, `lease_until` for a claimed one, NULL for a
-//! failed one; so fresh rows, rows whose retry time has come and rows whose owner's lease ran
-//! out are all found by one index range.
+//! running total of appends lives in `spool_meta`, changed anyway). The writer gives a new row
+//! the highest id plus one, or `fresh_from` if that is higher, so an id is reused only once
+//! every newer row is gone: never while the row it named is still there (claimed or failed
+//! rows keep theirs).
+//!
+//! Claims find rows two ways. A row never claimed (`next_attempt_at = 0`) is found by id: every
+//! such row has an id of at least `spool_meta.fresh_from`, which claims move up and appends
+//! never go below. Every other row that may be claimed is in `spool_due`, on `due_at` (a
+//! virtual column): `next_attempt_at` for a queued row, `lease_until` for a claimed one, NULL
+//! for a failed one. So rows whose retry time has come and rows whose owner's lease ran out
+//! are one index range, and an append writes no index page but the `response_id` one.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -28,16 +33,17 @@ use super::options::SpoolOptions;
 pub(crate) const APPLICATION_ID: i64 = 0x6169_636d;
 
 /// The page size of new spool files. A commit writes every page it changed to the log: a few
-/// whatever their size (the header, `spool_meta`, the table's interior page, the last leaf of
-/// each index) plus the table leaves its rows fill. With 2 KiB pages a group of 8 records of
-/// ~540 bytes wrote 11-12 pages to the log, and the rate measured ~10% higher on disk than
-/// with SQLite's default 4 KiB (`cargo bench -p aicm-tests --bench spool_track`), while a
-/// record of up to ~2 KiB still fits in one page.
+/// whatever their size (the header, `spool_meta`, the table's interior page, the last leaves
+/// of the `response_id` index) plus the table leaves its rows fill. With 2 KiB pages a group
+/// of 8 records of ~540 bytes wrote 11-12 pages to the log (8-9 since appends skip the due
+/// index), and the rate measured ~10% higher on disk than with SQLite's default 4 KiB
+/// (`cargo bench -p aicm-tests --bench spool_track`), while a record of up to ~2 KiB still
+/// fits in one page.
 const PAGE_SIZE: u32 = 2048;
 
 /// `MIGRATIONS[n]` takes a database from schema version `n` to `n + 1` (`PRAGMA user_version`).
 /// Append only: a released migration is never edited.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 0 -> 1: the first layout.
     r#"
 CREATE TABLE spool (
@@ -96,6 +102,16 @@ WHEN OLD.state IS NOT NEW.state BEGIN
                        - iif(OLD.state = 'failed', length(OLD.body), 0)
     WHERE k = 1;
 END;
+"#,
+    // 1 -> 2: appended rows stay out of `spool_due` until their first claim. Appends added an
+    // entry to it for every row (2-3 pages of each commit, as the index's last pages filled
+    // up); claims now find never-claimed rows by id instead, from `fresh_from` up. Rows stored
+    // before keep their due time and their entry.
+    r#"
+ALTER TABLE spool_meta ADD COLUMN fresh_from INTEGER NOT NULL DEFAULT 1;
+UPDATE spool_meta SET fresh_from = (SELECT coalesce(max(id), 0) + 1 FROM spool) WHERE k = 1;
+DROP INDEX spool_due;
+CREATE INDEX spool_due ON spool(due_at) WHERE due_at > 0;
 "#,
 ];
 

@@ -2,6 +2,9 @@
 //! transaction. Row-changing functions that act for a delivery worker take its `owner` and touch
 //! only rows it still holds, so a process whose lease ran out (and whose rows another process
 //! took over) can no longer acknowledge, release or fail them.
+//!
+//! `next_attempt_at = 0` marks a row never claimed (see the schema module); every statement
+//! that queues a row again writes a time of at least 1 there.
 
 use std::time::Duration;
 
@@ -54,23 +57,35 @@ pub(crate) fn live(conn: &Connection) -> rusqlite::Result<Live> {
     })
 }
 
-/// Inserts a queued row. `None`: a row with this response id exists already. The caller adds
-/// the row to `spool_meta` (see [`add_inserted`]).
+/// The id the next append of this transaction takes: above every row, and not below
+/// `fresh_from`, where claims look for rows never claimed (see the schema module).
+pub(crate) fn next_id(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "SELECT max(fresh_from, coalesce((SELECT max(id) FROM spool), 0) + 1)
+         FROM spool_meta WHERE k = 1",
+    )?
+    .query_row([], |r| r.get(0))
+}
+
+/// Inserts a never-claimed row with id `id` (from [`next_id`]). `false`: a row with this
+/// response id exists already. The caller adds the row to `spool_meta` (see
+/// [`add_inserted`]).
 pub(crate) fn insert(
     conn: &Connection,
+    id: i64,
     response_id: &str,
     body: &[u8],
     config_id: &str,
     now: i64,
-) -> rusqlite::Result<Option<i64>> {
+) -> rusqlite::Result<bool> {
     let changed = conn
         .prepare_cached(
-            "INSERT INTO spool (response_id, body, config_id, created_at, next_attempt_at)
-             VALUES (?1, ?2, ?3, ?4, ?4)
+            "INSERT INTO spool (id, response_id, body, config_id, created_at, next_attempt_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 0)
              ON CONFLICT (response_id) DO NOTHING",
         )?
-        .execute(params![response_id, body, config_id, now])?;
-    Ok((changed == 1).then(|| conn.last_insert_rowid()))
+        .execute(params![id, response_id, body, config_id, now])?;
+    Ok(changed == 1)
 }
 
 /// Counts rows inserted by this transaction into `spool_meta`: once per group instead of a
@@ -111,9 +126,10 @@ pub(crate) fn displace_oldest(conn: &Connection) -> rusqlite::Result<Option<Disp
     .optional()
 }
 
-/// Claims up to `max` due rows in ONE statement: queued rows whose retry time has come and
-/// claimed rows whose lease has ended (their owner died or stalled), longest due first.
-/// A lease ending at `t` is over at `t`. Returned sorted by id.
+/// Claims up to `max` due rows in ONE statement: rows never claimed (due since they were
+/// appended), queued rows whose retry time has come and claimed rows whose lease has ended
+/// (their owner died or stalled), longest due first. A lease ending at `t` is over at `t`.
+/// Returned sorted by id. Then moves `fresh_from` up past the never-claimed rows it took.
 pub(crate) fn claim(
     conn: &Connection,
     owner: &str,
@@ -123,24 +139,59 @@ pub(crate) fn claim(
 ) -> rusqlite::Result<Vec<ClaimedRow>> {
     let lease_until = add_ms(now, lease);
     let max = i64::try_from(max).unwrap_or(i64::MAX);
+    let fresh_from: i64 = conn
+        .prepare_cached("SELECT fresh_from FROM spool_meta WHERE k = 1")?
+        .query_row([], |r| r.get(0))?;
+    // Each arm reads at most `max` rows in its own order: `spool_due` for rows claimed
+    // before, the table by id for the others (all at `fresh_from` or above).
     let mut stmt = conn.prepare_cached(
         "UPDATE spool SET state = 'claimed', owner = ?1, lease_until = ?2
          WHERE id IN (
-             SELECT id FROM spool WHERE due_at <= ?3 ORDER BY due_at, id LIMIT ?4)
-         RETURNING id, response_id, body, config_id, attempts, created_at",
+             SELECT id FROM (
+                 SELECT id, due FROM (
+                     SELECT id, due_at AS due FROM spool
+                     WHERE due_at > 0 AND due_at <= ?3 ORDER BY due_at, id LIMIT ?4)
+                 UNION ALL
+                 SELECT id, due FROM (
+                     SELECT id, created_at AS due FROM spool
+                     WHERE id >= ?5 AND state = 'queued' AND next_attempt_at = 0
+                     ORDER BY id LIMIT ?4))
+             ORDER BY due, id LIMIT ?4)
+         RETURNING id, response_id, body, config_id, attempts, created_at, next_attempt_at = 0",
     )?;
+    let mut took_fresh = false;
     let mut rows = stmt
-        .query_map(params![owner, lease_until, now, max], |r| {
-            Ok(ClaimedRow {
-                id: r.get(0)?,
-                response_id: r.get(1)?,
-                body: r.get(2)?,
-                config_id: r.get(3)?,
-                attempts: u32::try_from(r.get::<_, i64>(4)?).unwrap_or(u32::MAX),
-                created_at: from_ms(r.get(5)?),
-            })
+        .query_map(params![owner, lease_until, now, max, fresh_from], |r| {
+            Ok((
+                ClaimedRow {
+                    id: r.get(0)?,
+                    response_id: r.get(1)?,
+                    body: r.get(2)?,
+                    config_id: r.get(3)?,
+                    attempts: u32::try_from(r.get::<_, i64>(4)?).unwrap_or(u32::MAX),
+                    created_at: from_ms(r.get(5)?),
+                },
+                r.get::<_, bool>(6)?,
+            ))
         })?
+        .map(|row| {
+            row.map(|(row, fresh)| {
+                took_fresh |= fresh;
+                row
+            })
+        })
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    if took_fresh {
+        // The lowest never-claimed row left, or past every row when none is.
+        conn.prepare_cached(
+            "UPDATE spool_meta SET fresh_from = coalesce(
+                 (SELECT id FROM spool WHERE id >= ?1 AND state = 'queued'
+                      AND next_attempt_at = 0 ORDER BY id LIMIT 1),
+                 (SELECT coalesce(max(id), 0) + 1 FROM spool))
+             WHERE k = 1",
+        )?
+        .execute([fresh_from])?;
+    }
     rows.sort_unstable_by_key(|r| r.id);
     Ok(rows)
 }
@@ -167,7 +218,8 @@ pub(crate) fn release(
 ) -> rusqlite::Result<usize> {
     let mut stmt = conn.prepare_cached(
         "UPDATE spool SET state = 'queued', owner = NULL, lease_until = NULL,
-             attempts = attempts + 1, next_attempt_at = ?3, last_status = ?4, last_error = ?5
+             attempts = attempts + 1, next_attempt_at = max(?3, 1), last_status = ?4,
+             last_error = ?5
          WHERE id = ?1 AND owner = ?2 AND state = 'claimed'",
     )?;
     let mut n = 0;
@@ -227,7 +279,8 @@ pub(crate) fn unclaim(
     now: i64,
 ) -> rusqlite::Result<usize> {
     let mut stmt = conn.prepare_cached(
-        "UPDATE spool SET state = 'queued', owner = NULL, lease_until = NULL, next_attempt_at = ?3
+        "UPDATE spool SET state = 'queued', owner = NULL, lease_until = NULL,
+             next_attempt_at = max(?3, 1)
          WHERE id = ?1 AND owner = ?2 AND state = 'claimed'",
     )?;
     let mut n = 0;
@@ -243,7 +296,8 @@ pub(crate) fn requeue(
     selection: &Selection,
     now: i64,
 ) -> rusqlite::Result<usize> {
-    const SET: &str = "UPDATE spool SET state = 'queued', attempts = 0, next_attempt_at = ?1,
+    const SET: &str =
+        "UPDATE spool SET state = 'queued', attempts = 0, next_attempt_at = max(?1, 1),
                            owner = NULL, lease_until = NULL, failed_at = NULL";
     match selection {
         Selection::All => conn

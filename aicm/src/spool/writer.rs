@@ -11,6 +11,7 @@
 //! [`GATHER`]) for the callers the last group answered: their appends are stored as they come
 //! in, so that the writer's inserts overlap with the callers' way back instead of following it.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::Arc;
@@ -152,6 +153,7 @@ impl Writer {
                     since_checkpoint: 0,
                     hub: &thread_hub,
                     last_group: 0,
+                    next_id: Cell::new(None),
                 };
                 group.run();
                 drop(guard);
@@ -269,6 +271,9 @@ struct Group<'a> {
     hub: &'a Hub,
     /// Appends in the last group: the callers it answered are likely to append again.
     last_group: usize,
+    /// The id the next insert of the open transaction takes; `None`: read it (once per
+    /// transaction, at its first insert).
+    next_id: Cell<Option<i64>>,
 }
 
 /// How many jobs wake a writer that waits for `missing` more appends in an open group: half,
@@ -414,6 +419,7 @@ impl Group<'_> {
             }
             return;
         }
+        self.next_id.set(None);
         let ctx = Ctx {
             conn: self.conn,
             now,
@@ -624,20 +630,33 @@ impl Group<'_> {
     }
 
     fn insert(&self, job: &AppendJob, now: i64) -> rusqlite::Result<Appended> {
-        match store::insert(self.conn, &job.response_id, &job.body, &job.config_id, now)? {
-            Some(id) => Ok(Appended {
+        let id = match self.next_id.get() {
+            Some(id) => id,
+            None => store::next_id(self.conn)?,
+        };
+        let stored = store::insert(
+            self.conn,
+            id,
+            &job.response_id,
+            &job.body,
+            &job.config_id,
+            now,
+        )?;
+        if stored {
+            self.next_id.set(Some(id + 1));
+            Ok(Appended {
                 id,
                 duplicate: false,
                 displaced: Vec::new(),
-            }),
-            None => {
-                let id = store::find(self.conn, &job.response_id)?.unwrap_or(0);
-                Ok(Appended {
-                    id,
-                    duplicate: true,
-                    displaced: Vec::new(),
-                })
-            }
+            })
+        } else {
+            self.next_id.set(Some(id));
+            let id = store::find(self.conn, &job.response_id)?.unwrap_or(0);
+            Ok(Appended {
+                id,
+                duplicate: true,
+                displaced: Vec::new(),
+            })
         }
     }
 

@@ -2,6 +2,7 @@
 //! processes (the test binary re-runs itself as a child, its role chosen by environment).
 
 mod bounds;
+mod fresh_rows;
 mod group_commit;
 mod layout;
 mod open_errors;

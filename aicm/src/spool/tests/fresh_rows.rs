@@ -1,0 +1,164 @@
+//! Rows never claimed are found by id from `fresh_from`, not through the due index: appends
+//! write no entry there, claims still take every row in the order it has been due, and a
+//! spool of the first layout is migrated with its rows.
+
+use std::time::Duration;
+
+use super::*;
+
+const LEASE: Duration = Duration::from_secs(30);
+
+/// Entries in `spool_due` and the `fresh_from` of `spool_meta`.
+fn due_entries_and_fresh_from(path: &Path) -> (i64, i64) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let entries = conn
+        .query_row(
+            "SELECT count(*) FROM spool INDEXED BY spool_due WHERE due_at > 0",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let fresh_from = conn
+        .query_row("SELECT fresh_from FROM spool_meta WHERE k = 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    (entries, fresh_from)
+}
+
+fn ids(rows: &[crate::spool::ClaimedRow]) -> Vec<i64> {
+    rows.iter().map(|r| r.id).collect()
+}
+
+#[test]
+fn appends_add_no_due_entry_until_their_first_claim() {
+    let (_dir, path) = temp();
+    let spool = open(&path, |_| {});
+    let appended: Vec<i64> = (0..5)
+        .map(|i| spool.append(body(i), &rid(i), "cfg").unwrap().id)
+        .collect();
+    assert_eq!(due_entries_and_fresh_from(&path), (0, 1));
+
+    let claimed = spool.claim("w", 2, LEASE).unwrap();
+    assert_eq!(ids(&claimed), appended[..2]);
+    // The claimed rows are in the index (their lease end); the rest are found from id 3.
+    assert_eq!(due_entries_and_fresh_from(&path), (2, appended[2]));
+    assert_eq!(ids(&spool.claim("w", 10, LEASE).unwrap()), appended[2..]);
+    assert_eq!(
+        due_entries_and_fresh_from(&path),
+        (5, appended[4] + 1),
+        "past every row once none is left unclaimed"
+    );
+    assert_meta_matches_rows(&path);
+}
+
+#[test]
+fn rows_appended_after_the_newest_were_delivered_are_claimed() {
+    let (_dir, path) = temp();
+    let spool = open(&path, |_| {});
+    for i in 0..3 {
+        spool.append(body(i), &rid(i), "cfg").unwrap();
+    }
+    let first = spool.claim("w", 10, LEASE).unwrap();
+    assert_eq!(spool.ack("w", &ids(&first)).unwrap(), 3);
+    assert_eq!(spool.stats().unwrap().depth(), 0);
+
+    // The table is empty: the next id must still not fall below where claims look.
+    let next = spool.append(body(3), &rid(3), "cfg").unwrap();
+    assert!(next.id > first[2].id, "{} after {}", next.id, first[2].id);
+    let again = spool.claim("w", 10, LEASE).unwrap();
+    assert_eq!(ids(&again), [next.id]);
+    assert_eq!(again[0].response_id, rid(3));
+}
+
+#[test]
+fn a_claim_takes_retried_and_fresh_rows_in_the_order_they_became_due() {
+    let (_dir, path) = temp();
+    let clock = ManualClock::new();
+    let spool = open_at(&path, &clock, |_| {});
+    let retried = spool.append(body(0), &rid(0), "cfg").unwrap().id;
+    assert_eq!(spool.claim("w", 10, LEASE).unwrap().len(), 1);
+    let retry_at = clock.now() + Duration::from_secs(1);
+    spool
+        .release("w", &[retried], retry_at, Some(503), "down")
+        .unwrap();
+
+    clock.advance(Duration::from_secs(2));
+    let fresh = spool.append(body(1), &rid(1), "cfg").unwrap().id;
+    clock.advance(Duration::from_secs(1));
+    // Due since retry_at, before the fresh row was appended.
+    assert_eq!(ids(&spool.claim("w", 1, LEASE).unwrap()), [retried]);
+    assert_eq!(ids(&spool.claim("w", 1, LEASE).unwrap()), [fresh]);
+
+    // A row retried later than a fresh row was appended waits behind it.
+    let (a, b) = (
+        spool.append(body(2), &rid(2), "cfg").unwrap().id,
+        spool.append(body(3), &rid(3), "cfg").unwrap().id,
+    );
+    assert_eq!(ids(&spool.claim("w", 1, LEASE).unwrap()), [a]);
+    clock.advance(Duration::from_secs(1));
+    spool
+        .release("w", &[a], clock.now(), Some(503), "down")
+        .unwrap();
+    assert_eq!(ids(&spool.claim("w", 1, LEASE).unwrap()), [b]);
+    assert_eq!(ids(&spool.claim("w", 1, LEASE).unwrap()), [a]);
+    assert_meta_matches_rows(&path);
+}
+
+#[test]
+fn a_spool_of_the_first_layout_is_migrated_and_its_rows_come_first() {
+    let (_dir, path) = temp();
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(&format!(
+            "PRAGMA page_size = 2048; PRAGMA journal_mode = WAL;
+             PRAGMA application_id = {};",
+            crate::spool::schema::APPLICATION_ID
+        ))
+        .unwrap();
+        conn.execute_batch(crate::spool::schema::MIGRATIONS[0])
+            .unwrap();
+        for i in 0..2 {
+            let b = body(i);
+            conn.execute(
+                "INSERT INTO spool (response_id, body, config_id, created_at, next_attempt_at)
+                 VALUES (?1, ?2, 'cfg', 1000, 1000)",
+                rusqlite::params![rid(i), b],
+            )
+            .unwrap();
+            conn.execute(
+                "UPDATE spool_meta SET queued = queued + 1, live_bytes = live_bytes + ?1,
+                     appended = appended + 1",
+                [b.len() as i64],
+            )
+            .unwrap();
+        }
+        conn.execute_batch("PRAGMA user_version = 1").unwrap();
+    }
+
+    let spool = open(&path, |_| {});
+    let new = spool.append(body(2), &rid(2), "cfg").unwrap();
+    assert!(!new.duplicate);
+    assert!(
+        spool.append(body(0), &rid(0), "cfg").unwrap().duplicate,
+        "the old rows still count for duplicates"
+    );
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, crate::spool::schema::SCHEMA_VERSION);
+    drop(conn);
+    // The old rows keep their due entries (due since 1000), the new one comes from fresh_from.
+    assert_eq!(due_entries_and_fresh_from(&path), (2, 3));
+    assert_eq!(new.id, 3);
+    let rows = spool.claim("w", 2, LEASE).unwrap();
+    assert_eq!(
+        rows.iter()
+            .map(|r| r.response_id.as_str())
+            .collect::<Vec<_>>(),
+        ["r0", "r1"]
+    );
+    assert_eq!(ids(&spool.claim("w", 10, LEASE).unwrap()), [new.id]);
+    assert_meta_matches_rows(&path);
+}
