@@ -15,9 +15,7 @@ fn raise_refuses_at_the_row_limit_until_room_is_made() {
         o.max_rows = Some(3);
         o.on_full = OnFull::Raise;
     });
-    for i in 0..3 {
-        spool.append(body(i), &rid(i), "cfg").unwrap();
-    }
+    append_rows(&spool, 0..3);
     match spool.append(body(3), "r3", "cfg") {
         Err(SpoolError::Full {
             rows: 3,
@@ -74,9 +72,7 @@ fn backpressure_displaces_the_oldest_queued_rows_and_hands_them_back() {
         o.max_rows = Some(3);
         o.on_full = OnFull::Backpressure;
     });
-    let ids: Vec<i64> = (0..3)
-        .map(|i| spool.append(body(i), &rid(i), "cfg").unwrap().id)
-        .collect();
+    let ids = append_rows(&spool, 0..3);
     // Row 0 is in flight: it is not displaced, the oldest *queued* one (row 1) is.
     spool.claim("w", 1, LEASE).unwrap();
     let a = spool.append(body(3), "r3", "cfg").unwrap();

@@ -34,9 +34,7 @@ fn ids(rows: &[crate::spool::ClaimedRow]) -> Vec<i64> {
 fn appends_add_no_due_entry_until_their_first_claim() {
     let (_dir, path) = temp();
     let spool = open(&path, |_| {});
-    let appended: Vec<i64> = (0..5)
-        .map(|i| spool.append(body(i), &rid(i), "cfg").unwrap().id)
-        .collect();
+    let appended = append_rows(&spool, 0..5);
     assert_eq!(due_entries_and_fresh_from(&path), (0, 1));
 
     let claimed = spool.claim("w", 2, LEASE).unwrap();
@@ -56,9 +54,7 @@ fn appends_add_no_due_entry_until_their_first_claim() {
 fn rows_appended_after_the_newest_were_delivered_are_claimed() {
     let (_dir, path) = temp();
     let spool = open(&path, |_| {});
-    for i in 0..3 {
-        spool.append(body(i), &rid(i), "cfg").unwrap();
-    }
+    append_rows(&spool, 0..3);
     let first = spool.claim("w", 10, LEASE).unwrap();
     assert_eq!(spool.ack("w", &ids(&first)).unwrap(), 3);
     assert_eq!(spool.stats().unwrap().depth(), 0);

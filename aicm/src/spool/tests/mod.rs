@@ -66,6 +66,13 @@ fn rid(i: usize) -> String {
     format!("r{i}")
 }
 
+/// Appends the records `body(i)` / `rid(i)` of config "cfg" for each `i`; their row ids.
+fn append_rows(spool: &Spool, range: std::ops::Range<usize>) -> Vec<i64> {
+    range
+        .map(|i| spool.append(body(i), &rid(i), "cfg").unwrap().id)
+        .collect()
+}
+
 /// Polls `cond` until it holds or 20 s pass.
 fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);

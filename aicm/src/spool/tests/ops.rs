@@ -41,9 +41,7 @@ fn claimed_rows_come_back_byte_exact_and_ack_deletes_them() {
 fn claim_takes_at_most_max_in_append_order() {
     let (_dir, path) = temp();
     let spool = open(&path, |_| {});
-    let ids: Vec<i64> = (0..10)
-        .map(|i| spool.append(body(i), &rid(i), "cfg").unwrap().id)
-        .collect();
+    let ids = append_rows(&spool, 0..10);
     let first = spool.claim("w", 4, LEASE).unwrap();
     let second = spool.claim("w", 100, LEASE).unwrap();
     assert_eq!(first.iter().map(|r| r.id).collect::<Vec<_>>(), ids[..4]);
@@ -94,9 +92,7 @@ fn expired_leases_are_taken_over_and_the_old_owner_loses_the_rows() {
     // Two handles on one file, as two processes would have.
     let a = open_at(&path, &clock, |_| {});
     let b = open_at(&path, &clock, |_| {});
-    for i in 0..5 {
-        a.append(body(i), &rid(i), "cfg").unwrap();
-    }
+    append_rows(&a, 0..5);
     let held = a.claim("a", 10, LEASE).unwrap();
     assert_eq!(held.len(), 5);
     clock.advance(LEASE - Duration::from_millis(1));
@@ -121,9 +117,7 @@ fn expired_leases_are_taken_over_and_the_old_owner_loses_the_rows() {
 fn unclaimed_rows_are_queued_due_at_once_without_an_attempt() {
     let (_dir, path) = temp();
     let spool = open(&path, |_| {});
-    let ids: Vec<i64> = (0..3)
-        .map(|i| spool.append(body(i), &rid(i), "cfg").unwrap().id)
-        .collect();
+    let ids = append_rows(&spool, 0..3);
     assert_eq!(spool.claim("w1", 10, LEASE).unwrap().len(), 3);
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -165,9 +159,7 @@ fn failed_rows_keep_the_reason_until_requeued_or_purged() {
     let (_dir, path) = temp();
     let clock = ManualClock::new();
     let spool = open_at(&path, &clock, |_| {});
-    let ids: Vec<i64> = (0..3)
-        .map(|i| spool.append(body(i), &rid(i), "cfg").unwrap().id)
-        .collect();
+    let ids = append_rows(&spool, 0..3);
     spool.claim("w", 10, LEASE).unwrap();
     spool
         .release("w", &ids[..1], clock.now(), Some(503), "HTTP 503")
@@ -272,9 +264,7 @@ fn rows_survive_closing_and_reopening() {
     let (_dir, path) = temp();
     {
         let spool = open(&path, |_| {});
-        for i in 0..20 {
-            spool.append(body(i), &rid(i), "cfg").unwrap();
-        }
+        append_rows(&spool, 0..20);
         spool.claim("old", 5, LEASE).unwrap();
     }
     let spool = open(&path, |_| {});

@@ -167,9 +167,7 @@ fn a_dead_processes_rows_are_taken_over_only_after_its_lease() {
     let (_dir, path) = temp();
     {
         let spool = open(&path, |_| {});
-        for i in 0..100 {
-            spool.append(body(i), &rid(i), "cfg").unwrap();
-        }
+        append_rows(&spool, 0..100);
     }
     let (mut child, mut out) = spawn(HOLDER, "holder", &path);
     let held: HashSet<i64> = read_until(&mut out, "HOLDING")
