@@ -126,6 +126,23 @@ pub(crate) fn displace_oldest(conn: &Connection) -> rusqlite::Result<Option<Disp
     .optional()
 }
 
+/// The claim statement. Each arm of the subquery reads at most `max` rows in its own order:
+/// `spool_due` for rows claimed before (the `due_at > 0` term lets SQLite use that partial
+/// index), the table by id for the others (all at `fresh_from`, `?5`, or above).
+pub(crate) const CLAIM: &str = "UPDATE spool SET state = 'claimed', owner = ?1, lease_until = ?2
+     WHERE id IN (
+         SELECT id FROM (
+             SELECT id, due FROM (
+                 SELECT id, due_at AS due FROM spool
+                 WHERE due_at > 0 AND due_at <= ?3 ORDER BY due_at, id LIMIT ?4)
+             UNION ALL
+             SELECT id, due FROM (
+                 SELECT id, created_at AS due FROM spool
+                 WHERE id >= ?5 AND state = 'queued' AND next_attempt_at = 0
+                 ORDER BY id LIMIT ?4))
+         ORDER BY due, id LIMIT ?4)
+     RETURNING id, response_id, body, config_id, attempts, created_at, next_attempt_at = 0";
+
 /// Claims up to `max` due rows in ONE statement: rows never claimed (due since they were
 /// appended), queued rows whose retry time has come and claimed rows whose lease has ended
 /// (their owner died or stalled), longest due first. A lease ending at `t` is over at `t`.
@@ -142,23 +159,7 @@ pub(crate) fn claim(
     let fresh_from: i64 = conn
         .prepare_cached("SELECT fresh_from FROM spool_meta WHERE k = 1")?
         .query_row([], |r| r.get(0))?;
-    // Each arm reads at most `max` rows in its own order: `spool_due` for rows claimed
-    // before, the table by id for the others (all at `fresh_from` or above).
-    let mut stmt = conn.prepare_cached(
-        "UPDATE spool SET state = 'claimed', owner = ?1, lease_until = ?2
-         WHERE id IN (
-             SELECT id FROM (
-                 SELECT id, due FROM (
-                     SELECT id, due_at AS due FROM spool
-                     WHERE due_at > 0 AND due_at <= ?3 ORDER BY due_at, id LIMIT ?4)
-                 UNION ALL
-                 SELECT id, due FROM (
-                     SELECT id, created_at AS due FROM spool
-                     WHERE id >= ?5 AND state = 'queued' AND next_attempt_at = 0
-                     ORDER BY id LIMIT ?4))
-             ORDER BY due, id LIMIT ?4)
-         RETURNING id, response_id, body, config_id, attempts, created_at, next_attempt_at = 0",
-    )?;
+    let mut stmt = conn.prepare_cached(CLAIM)?;
     let mut took_fresh = false;
     let mut rows = stmt
         .query_map(params![owner, lease_until, now, max, fresh_from], |r| {

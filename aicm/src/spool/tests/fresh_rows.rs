@@ -158,3 +158,32 @@ fn a_spool_of_the_first_layout_is_migrated_and_its_rows_come_first() {
     assert_eq!(ids(&spool.claim("w", 10, LEASE).unwrap()), [new.id]);
     assert_meta_matches_rows(&path);
 }
+
+#[test]
+fn a_claim_reads_the_due_index_and_a_range_of_ids_never_the_whole_table() {
+    let (_dir, path) = temp();
+    let spool = open(&path, |_| {});
+    append_rows(&spool, 0..3);
+    drop(spool);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let plan: Vec<String> = conn
+        .prepare(&format!(
+            "EXPLAIN QUERY PLAN {}",
+            crate::spool::store::CLAIM
+        ))
+        .unwrap()
+        .query_map(rusqlite::params!["w", 1, 1, 10, 1], |r| r.get(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let steps = plan.join("\n");
+    assert!(steps.contains("USING INDEX spool_due"), "due arm:\n{steps}");
+    assert!(
+        steps.contains("USING INTEGER PRIMARY KEY (rowid>?)"),
+        "fresh arm:\n{steps}"
+    );
+    assert!(
+        !steps.lines().any(|s| s.starts_with("SCAN spool")),
+        "no full scan:\n{steps}"
+    );
+}
