@@ -11,7 +11,6 @@
 //! [`GATHER`]) for the callers the last group answered: their appends are stored as they come
 //! in, so that the writer's inserts overlap with the callers' way back instead of following it.
 
-use std::cell::Cell;
 use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::Arc;
@@ -153,7 +152,6 @@ impl Writer {
                     since_checkpoint: 0,
                     hub: &thread_hub,
                     last_group: 0,
-                    next_id: Cell::new(None),
                 };
                 group.run();
                 drop(guard);
@@ -271,9 +269,6 @@ struct Group<'a> {
     hub: &'a Hub,
     /// Appends in the last group: the callers it answered are likely to append again.
     last_group: usize,
-    /// The id the next insert of the open transaction takes; `None`: read it (once per
-    /// transaction, at its first insert).
-    next_id: Cell<Option<i64>>,
 }
 
 /// How many jobs wake a writer that waits for `missing` more appends in an open group: half,
@@ -301,6 +296,8 @@ struct Tx {
     aborted: Option<SpoolError>,
     /// Appends taken in (not counting those blocked from earlier groups).
     new_appends: usize,
+    /// The id the next insert takes; `None`: read it (once, at the transaction's first insert).
+    next_id: Option<i64>,
 }
 
 /// What happened to one append inside the transaction.
@@ -419,7 +416,6 @@ impl Group<'_> {
             }
             return;
         }
-        self.next_id.set(None);
         let ctx = Ctx {
             conn: self.conn,
             now,
@@ -541,7 +537,7 @@ impl Group<'_> {
                 continue;
             }
             let size = job.body.len() as u64;
-            match self.store_one(job, live, ctx.now) {
+            match self.store_one(job, live, &mut tx.next_id, ctx.now) {
                 Outcome::Stored(reply, appended) => {
                     if !appended.duplicate {
                         tx.inserted.0 += 1;
@@ -582,14 +578,20 @@ impl Group<'_> {
     }
 
     /// Stores one append if it fits, else applies the `OnFull` policy.
-    fn store_one(&self, job: AppendJob, live: &mut store::Live, now: i64) -> Outcome {
+    fn store_one(
+        &self,
+        job: AppendJob,
+        live: &mut store::Live,
+        next_id: &mut Option<i64>,
+        now: i64,
+    ) -> Outcome {
         let size = job.body.len() as u64;
         let err = |e: rusqlite::Error| SpoolError::storage(self.path, "append", &e);
         if let Some(e) = self.limits.too_large(size) {
             return Outcome::Refused(job.reply, e);
         }
         if self.limits.fits(*live, size) {
-            return match self.insert(&job, now) {
+            return match self.insert(&job, next_id, now) {
                 Ok(appended) => {
                     if !appended.duplicate {
                         live.rows += 1;
@@ -618,7 +620,7 @@ impl Group<'_> {
         match self.limits.room(*live, size) {
             Room::Refuse(e) => Outcome::Refused(job.reply, e),
             Room::Wait => Outcome::Wait(job),
-            Room::Displace => match self.displace_and_insert(&job, live, size, now) {
+            Room::Displace => match self.displace_and_insert(&job, live, size, next_id, now) {
                 Ok(Some(appended)) => Outcome::Stored(job.reply, appended),
                 Ok(None) => {
                     let e = self.limits.full(*live);
@@ -629,8 +631,13 @@ impl Group<'_> {
         }
     }
 
-    fn insert(&self, job: &AppendJob, now: i64) -> rusqlite::Result<Appended> {
-        let id = match self.next_id.get() {
+    fn insert(
+        &self,
+        job: &AppendJob,
+        next_id: &mut Option<i64>,
+        now: i64,
+    ) -> rusqlite::Result<Appended> {
+        let id = match *next_id {
             Some(id) => id,
             None => store::next_id(self.conn)?,
         };
@@ -643,14 +650,14 @@ impl Group<'_> {
             now,
         )?;
         if stored {
-            self.next_id.set(Some(id + 1));
+            *next_id = Some(id + 1);
             Ok(Appended {
                 id,
                 duplicate: false,
                 displaced: Vec::new(),
             })
         } else {
-            self.next_id.set(Some(id));
+            *next_id = Some(id);
             let id = store::find(self.conn, &job.response_id)?.unwrap_or(0);
             Ok(Appended {
                 id,
@@ -667,6 +674,7 @@ impl Group<'_> {
         job: &AppendJob,
         live: &mut store::Live,
         size: u64,
+        next_id: &mut Option<i64>,
         now: i64,
     ) -> rusqlite::Result<Option<Appended>> {
         self.exec("SAVEPOINT displace")?;
@@ -683,7 +691,7 @@ impl Group<'_> {
                     None => return Ok(None),
                 }
             }
-            let mut appended = self.insert(job, now)?;
+            let mut appended = self.insert(job, next_id, now)?;
             live.rows += 1;
             live.bytes += size;
             appended.displaced = std::mem::take(&mut displaced);
