@@ -128,7 +128,7 @@ pub(crate) fn displace_oldest(conn: &Connection) -> rusqlite::Result<Option<Disp
 
 /// The claim statement. Each arm of the subquery reads at most `max` rows in its own order:
 /// `spool_due` for rows claimed before (the `due_at > 0` term lets SQLite use that partial
-/// index), the table by id for the others (all at `fresh_from`, `?5`, or above).
+/// index), the table by id for the others (all at `fresh_from` or above).
 pub(crate) const CLAIM: &str = "UPDATE spool SET state = 'claimed', owner = ?1, lease_until = ?2
      WHERE id IN (
          SELECT id FROM (
@@ -138,10 +138,11 @@ pub(crate) const CLAIM: &str = "UPDATE spool SET state = 'claimed', owner = ?1, 
              UNION ALL
              SELECT id, due FROM (
                  SELECT id, created_at AS due FROM spool
-                 WHERE id >= ?5 AND state = 'queued' AND next_attempt_at = 0
+                 WHERE id >= (SELECT fresh_from FROM spool_meta WHERE k = 1)
+                     AND state = 'queued' AND next_attempt_at = 0
                  ORDER BY id LIMIT ?4))
          ORDER BY due, id LIMIT ?4)
-     RETURNING id, response_id, body, config_id, attempts, created_at, next_attempt_at = 0";
+     RETURNING id, response_id, body, config_id, attempts, created_at";
 
 /// Claims up to `max` due rows in ONE statement: rows never claimed (due since they were
 /// appended), queued rows whose retry time has come and claimed rows whose lease has ended
@@ -156,42 +157,29 @@ pub(crate) fn claim(
 ) -> rusqlite::Result<Vec<ClaimedRow>> {
     let lease_until = add_ms(now, lease);
     let max = i64::try_from(max).unwrap_or(i64::MAX);
-    let fresh_from: i64 = conn
-        .prepare_cached("SELECT fresh_from FROM spool_meta WHERE k = 1")?
-        .query_row([], |r| r.get(0))?;
-    let mut stmt = conn.prepare_cached(CLAIM)?;
-    let mut took_fresh = false;
-    let mut rows = stmt
-        .query_map(params![owner, lease_until, now, max, fresh_from], |r| {
-            Ok((
-                ClaimedRow {
-                    id: r.get(0)?,
-                    response_id: r.get(1)?,
-                    body: r.get(2)?,
-                    config_id: r.get(3)?,
-                    attempts: u32::try_from(r.get::<_, i64>(4)?).unwrap_or(u32::MAX),
-                    created_at: from_ms(r.get(5)?),
-                },
-                r.get::<_, bool>(6)?,
-            ))
-        })?
-        .map(|row| {
-            row.map(|(row, fresh)| {
-                took_fresh |= fresh;
-                row
+    let mut rows = conn
+        .prepare_cached(CLAIM)?
+        .query_map(params![owner, lease_until, now, max], |r| {
+            Ok(ClaimedRow {
+                id: r.get(0)?,
+                response_id: r.get(1)?,
+                body: r.get(2)?,
+                config_id: r.get(3)?,
+                attempts: u32::try_from(r.get::<_, i64>(4)?).unwrap_or(u32::MAX),
+                created_at: from_ms(r.get(5)?),
             })
-        })
+        })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    if took_fresh {
+    if !rows.is_empty() {
         // The lowest never-claimed row left, or past every row when none is.
         conn.prepare_cached(
             "UPDATE spool_meta SET fresh_from = coalesce(
-                 (SELECT id FROM spool WHERE id >= ?1 AND state = 'queued'
+                 (SELECT id FROM spool WHERE id >= spool_meta.fresh_from AND state = 'queued'
                       AND next_attempt_at = 0 ORDER BY id LIMIT 1),
                  (SELECT coalesce(max(id), 0) + 1 FROM spool))
              WHERE k = 1",
         )?
-        .execute([fresh_from])?;
+        .execute([])?;
     }
     rows.sort_unstable_by_key(|r| r.id);
     Ok(rows)
