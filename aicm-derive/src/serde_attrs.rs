@@ -25,6 +25,9 @@ pub(crate) struct FieldAttrs {
     pub(crate) rename: Option<LitStr>,
     /// `skip_serializing_if = "…"`: the field may be left out of the object.
     pub(crate) skip_serializing_if: Option<Span>,
+    /// The function `skip_serializing_if` names, for the derive's own JSON writer; `None`
+    /// when it is not a path in a string (serde_derive reports that).
+    pub(crate) skip_if_path: Option<syn::ExprPath>,
     /// The field is not written as `"name": value` (skip, flatten, custom serialisation).
     pub(crate) unsupported: bool,
 }
@@ -90,7 +93,18 @@ impl FieldAttrs {
                     }
                     "skip_serializing_if" => {
                         out.skip_serializing_if = Some(meta.path.span());
-                        skip_value(&meta)
+                        if meta.input.peek(Token![=]) {
+                            out.skip_if_path = match meta.value()?.parse::<syn::Expr>()? {
+                                syn::Expr::Lit(syn::ExprLit {
+                                    lit: syn::Lit::Str(lit),
+                                    ..
+                                }) => lit.parse().ok(),
+                                _ => None,
+                            };
+                            Ok(())
+                        } else {
+                            skip_value(&meta)
+                        }
                     }
                     "skip" | "skip_serializing" => {
                         out.unsupported = true;

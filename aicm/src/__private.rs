@@ -26,5 +26,14 @@ where
 {
     ctx.check_typed::<T>()?;
     usage.check()?;
-    PreparedUsage::serialize(usage)
+    PreparedUsage::serialize_typed(usage)
+}
+
+/// One field value of a derived [`Usage::write_json`]: compact JSON, as serde_json writes it.
+#[inline]
+pub fn write_value<T: serde::Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    value: &T,
+) -> Result<(), serde_json::Error> {
+    crate::usage::compact_json::write(out, value)
 }

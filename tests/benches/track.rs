@@ -14,7 +14,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
 
 mod records;
-use records::ChatUsage;
+use records::{ChatUsage, ChatUsageFields};
 
 fn setup() -> (LocalApiThread, Tracker) {
     let api = LocalApi::builder()
@@ -116,6 +116,23 @@ fn typed(c: &mut Criterion) {
             })
         })
     });
+    group.bench_function(
+        "typed_owned_write_fields_5_fields_with_customer_and_context",
+        |b| {
+            b.iter_custom(|iters| {
+                timed(&api, &tracker, iters, |i| {
+                    tracker
+                        .track_with(
+                            ChatUsageFields::sample(i as i64),
+                            TrackOptions::new()
+                                .client_customer_key("acme")
+                                .context(context.clone()),
+                        )
+                        .unwrap();
+                })
+            })
+        },
+    );
     let model = String::from("gpt-4o-mini");
     group.bench_function("typed_borrowed_5_fields_with_customer_and_context", |b| {
         b.iter_custom(|iters| {

@@ -35,9 +35,11 @@ struct ChatUsage {
 }
 
 /// The same record, borrowed (`&T` goes through the generic `IntoUsage for &T`, the owned
-/// record through its derived impl).
+/// record through its derived impl), and written by the derive's own code (`write_fields`)
+/// where the owned one goes through `Serialize`.
 #[derive(Serialize, Usage)]
 #[usage(
+    write_fields,
     schema = r#"{"input_tokens": "int", "output_tokens": "int", "model": "str", "cached": "bool",
                      "latency_ms": "Optional[float]"}"#
 )]
@@ -49,9 +51,11 @@ struct ChatUsageRef<'a> {
     output_tokens: u64,
 }
 
-/// `agent-run`: nested generics, a union through `Value`, names that are not identifiers.
+/// `agent-run`: nested generics, a union through `Value`, names that are not identifiers, a
+/// skipped field; written by the derive's own code (`write_fields`).
 #[derive(Serialize, Usage)]
 #[usage(
+    write_fields,
     schema = r#"{"steps": "List[Dict[str, int]]", "tool_calls": "Dict[str, List[str]]",
     "outcome": "Union[str, int]", "cost-center": "str", "type": "Optional[str]",
     "scores": "Optional[List[float]]"}"#

@@ -20,4 +20,17 @@ struct Unknown {
     tokens: u32,
 }
 
+#[derive(Serialize, Usage)]
+#[usage(schema = r#"{"tokens": "int"}"#, write_fields = true)]
+struct FlagWithValue {
+    tokens: u32,
+}
+
+/// A generic struct is written through its `Serialize`.
+#[derive(Serialize, Usage)]
+#[usage(schema = r#"{"tokens": "int"}"#, write_fields, write_fields)]
+struct Generic<T> {
+    tokens: T,
+}
+
 fn main() {}
