@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use aicm::{OnFull, TrackOptions, Tracker};
 use aicm_tests::{LocalApi, LocalApiThread};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use serde_json::json;
 
 mod records;
@@ -97,17 +98,20 @@ struct ChatUsageRef<'a> {
     latency_ms: Option<f64>,
 }
 
-fn typed(c: &mut Criterion) {
-    let (api, tracker) = setup();
-    let mut group = c.benchmark_group("track");
-    group.measurement_time(Duration::from_secs(3));
-    let context = json!({"request": "r-1"});
-    group.bench_function("typed_owned_5_fields_with_customer_and_context", |b| {
+/// Times owned typed `track_with` calls of the benchmark record `U`, with a customer key and
+/// the context.
+fn owned<U: Sample>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    (api, tracker): (&LocalApiThread, &Tracker),
+    context: &serde_json::Value,
+) {
+    group.bench_function(name, |b| {
         b.iter_custom(|iters| {
-            timed(&api, &tracker, iters, |i| {
+            timed(api, tracker, iters, |i| {
                 tracker
                     .track_with(
-                        ChatUsage::sample(i as i64),
+                        U::sample(i as i64),
                         TrackOptions::new()
                             .client_customer_key("acme")
                             .context(context.clone()),
@@ -116,22 +120,41 @@ fn typed(c: &mut Criterion) {
             })
         })
     });
-    group.bench_function(
+}
+
+/// The benchmark records, built alike.
+trait Sample: aicm::IntoUsage {
+    fn sample(input_tokens: i64) -> Self;
+}
+
+impl Sample for ChatUsage {
+    fn sample(input_tokens: i64) -> Self {
+        ChatUsage::sample(input_tokens)
+    }
+}
+
+impl Sample for ChatUsageFields {
+    fn sample(input_tokens: i64) -> Self {
+        ChatUsageFields::sample(input_tokens)
+    }
+}
+
+fn typed(c: &mut Criterion) {
+    let (api, tracker) = setup();
+    let mut group = c.benchmark_group("track");
+    group.measurement_time(Duration::from_secs(3));
+    let context = json!({"request": "r-1"});
+    owned::<ChatUsage>(
+        &mut group,
+        "typed_owned_5_fields_with_customer_and_context",
+        (&api, &tracker),
+        &context,
+    );
+    owned::<ChatUsageFields>(
+        &mut group,
         "typed_owned_write_fields_5_fields_with_customer_and_context",
-        |b| {
-            b.iter_custom(|iters| {
-                timed(&api, &tracker, iters, |i| {
-                    tracker
-                        .track_with(
-                            ChatUsageFields::sample(i as i64),
-                            TrackOptions::new()
-                                .client_customer_key("acme")
-                                .context(context.clone()),
-                        )
-                        .unwrap();
-                })
-            })
-        },
+        (&api, &tracker),
+        &context,
     );
     let model = String::from("gpt-4o-mini");
     group.bench_function("typed_borrowed_5_fields_with_customer_and_context", |b| {
