@@ -177,6 +177,10 @@ pub(crate) fn embedded_schemas(text: &str) -> Vec<(String, Schema)> {
             let mut schema = None;
             let mut config_id = None;
             let parsed = attr.parse_nested_meta(|meta| {
+                // A flag such as `write_fields` has no value.
+                if meta.input.is_empty() || meta.input.peek(syn::Token![,]) {
+                    return Ok(());
+                }
                 let value: syn::LitStr = meta.value()?.parse()?;
                 if meta.path.is_ident("schema") {
                     schema = Some(value.value());
@@ -307,6 +311,16 @@ mod tests {
             &[config("a", r#"{"x": "Optional[int]"}"#)],
         );
         assert!(r.is_clean(), "{r}");
+    }
+
+    #[test]
+    fn a_module_written_before_write_fields_differs_in_code_only() {
+        let configs = [config("a", r#"{"x": "int"}"#)];
+        let generated = render_module(&configs, &RenderOptions::default()).unwrap();
+        let older = generated.replace(", write_fields)]", ")]");
+        assert_ne!(older, generated);
+        let r = compare(Path::new("usage.rs"), Some(&older), &generated, &configs);
+        assert_eq!(r.changes, vec![Change::CodeDiffers]);
     }
 
     #[test]

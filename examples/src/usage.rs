@@ -20,7 +20,8 @@
 #[derive(::serde::Serialize, ::serde::Deserialize, ::aicm::Usage)]
 #[usage(
     schema = "{\"steps\":\"List[Dict[str, int]]\",\"tool_calls\":\"Dict[str, List[str]]\",\"outcome\":\"Union[str, int]\",\"cost-center\":\"str\",\"type\":\"Optional[str]\",\"scores\":\"Optional[List[float]]\"}",
-    config_id = "agent-run"
+    config_id = "agent-run",
+    write_fields
 )]
 pub struct AgentRunUsage {
     /// `List[Dict[str, int]]`
@@ -63,7 +64,8 @@ const _: () = {
 #[derive(::serde::Serialize, ::serde::Deserialize, ::aicm::Usage)]
 #[usage(
     schema = "{\"input_tokens\":\"int\",\"output_tokens\":\"int\",\"model\":\"str\",\"cached\":\"bool\",\"latency_ms\":\"Optional[float]\"}",
-    config_id = "chat-completions"
+    config_id = "chat-completions",
+    write_fields
 )]
 pub struct ChatCompletionsUsage {
     /// `int`
@@ -87,7 +89,7 @@ pub struct ChatCompletionsUsage {
 /// sends `{}`. Track a `serde_json::Value` object to send free-form fields.
 #[derive(Debug, Clone, PartialEq)]
 #[derive(::serde::Serialize, ::serde::Deserialize, ::aicm::Usage)]
-#[usage(schema = "{}", config_id = "free-form")]
+#[usage(schema = "{}", config_id = "free-form", write_fields)]
 pub struct FreeFormUsage {}
 
 /// Usage record for the AICostManager config `speech-to-text`.
@@ -97,7 +99,8 @@ pub struct FreeFormUsage {}
 #[derive(::serde::Serialize, ::serde::Deserialize, ::aicm::Usage)]
 #[usage(
     schema = "{\"duration_seconds\":\"float\",\"channels\":\"int\",\"language\":\"Optional[str]\",\"features\":\"List[str]\"}",
-    config_id = "speech-to-text"
+    config_id = "speech-to-text",
+    write_fields
 )]
 pub struct SpeechToTextUsage {
     /// `float`
