@@ -55,7 +55,7 @@ pub(crate) fn expand(input: &DeriveInput, manifest_dir: Option<&Path>) -> TokenS
     }
     // A struct with errors gets no writer of its own: it would only add errors of its own.
     let writer = if attrs.write_fields.is_some() && errors.is_empty() {
-        json_writer(input, &attrs, &matched)
+        json_writer(&attrs, &matched)
     } else {
         None
     };
@@ -124,10 +124,7 @@ fn emit(
     loaded: Option<&LoadedSchema>,
     writer: Option<TokenStream>,
 ) -> TokenStream {
-    let krate = match &attrs.krate {
-        Some(path) => path.to_token_stream(),
-        None => quote!(::aicm),
-    };
+    let krate = krate_path(attrs);
     let conform = quote!(#krate::__private::conform);
     let ident = &input.ident;
     let type_name = LitStr::new(&ident.unraw().to_string(), ident.span());
@@ -249,26 +246,16 @@ fn emit(
     }
 }
 
-/// `Usage::write_json` for a `write_fields` struct: its fields in declaration order (serde's),
-/// each key a constant that already holds its quotes, escapes and colon, each value written by
-/// `serde_json`'s rules, so the bytes are those serde_derive's `Serialize` writes. `None` keeps
-/// the default, which calls the struct's `Serialize`: for generic structs (whose fields need
-/// bounds the impl does not have) and when a `skip_serializing_if` function could not be read.
+/// `Usage::write_json` for a `write_fields` struct without type parameters: its fields in
+/// declaration order (serde's), each key a constant that already holds its quotes, escapes and
+/// colon, each value written by `serde_json`'s rules, so the bytes are those serde_derive's
+/// `Serialize` writes. `None` (when a `skip_serializing_if` function could not be read, which
+/// serde_derive reports) keeps the default, which calls `Serialize`.
 ///
 /// Opt-in because a derive cannot see whether the struct's `Serialize` comes from
 /// serde_derive or is written by hand; a hand-written one must keep being called.
-fn json_writer(
-    input: &DeriveInput,
-    attrs: &UsageAttrs,
-    matched: &[MatchedField<'_>],
-) -> Option<TokenStream> {
-    if input.generics.type_params().next().is_some() {
-        return None;
-    }
-    let krate = match &attrs.krate {
-        Some(path) => path.to_token_stream(),
-        None => quote!(::aicm),
-    };
+fn json_writer(attrs: &UsageAttrs, matched: &[MatchedField<'_>]) -> Option<TokenStream> {
+    let krate = krate_path(attrs);
     let mut fields: Vec<&MatchedField<'_>> = matched.iter().collect();
     fields.sort_by_key(|m| m.declared);
     let out = quote!(__aicm_out);
@@ -325,6 +312,14 @@ fn json_writer(
             ::core::result::Result::Ok(())
         }
     })
+}
+
+/// Where the `aicm` crate is: `#[usage(crate = "…")]`, else `::aicm`.
+fn krate_path(attrs: &UsageAttrs) -> TokenStream {
+    match &attrs.krate {
+        Some(path) => path.to_token_stream(),
+        None => quote!(::aicm),
+    }
 }
 
 /// `"name":` as serde_json writes the key `name`, after a comma if `comma`.

@@ -30,11 +30,12 @@ pub trait Usage: serde::Serialize {
         Ok(())
     }
 
-    /// Appends the record's JSON object to `out`, byte for byte what its `Serialize` writes.
+    /// Appends the record's JSON object to `out`: what `track` sends as `usage`.
     ///
-    /// `#[usage(write_fields)]` makes the derive write its own: each key a constant with its
-    /// quotes, escapes and colon, so `track` spends nothing on field names (most of what
-    /// serialising a small record costs). The default goes through `Serialize`.
+    /// The default goes through `Serialize`. `#[usage(write_fields)]` makes the derive write
+    /// its own, byte for byte what serde_derive's `Serialize` writes: each key a constant with
+    /// its quotes, escapes and colon, so `track` spends nothing on field names (most of what
+    /// serialising a small record costs).
     #[doc(hidden)]
     #[inline]
     fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
