@@ -96,9 +96,9 @@ pub(crate) fn match_fields<'a>(
                 );
                 check_conformance = false;
             }
-            if let Some(span) = attrs.skip_serializing_if {
+            if let Some(skip_if) = &attrs.skip_serializing_if {
                 errors.push(
-                    span,
+                    skip_if.span,
                     format!(
                         "`skip_serializing_if` may leave out `{json_name}`, but the schema \
                          requires it (`{ty}`)"
@@ -114,7 +114,7 @@ pub(crate) fn match_fields<'a>(
             schema_position,
             check_conformance,
             declared,
-            skip_if: attrs.skip_serializing_if.map(|_| attrs.skip_if_path),
+            skip_if: attrs.skip_serializing_if.map(|skip_if| skip_if.path),
         });
     }
     if let Some(schema) = schema {

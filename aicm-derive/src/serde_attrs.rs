@@ -18,16 +18,22 @@ pub(crate) struct ContainerAttrs {
     pub(crate) rename_all: Option<RenameRule>,
 }
 
+/// `skip_serializing_if = "…"` on a field.
+pub(crate) struct SkipIf {
+    /// Where it is written, for errors.
+    pub(crate) span: Span,
+    /// The function it names, for the derive's own JSON writer; `None` when it is not a path
+    /// in a string (serde_derive reports that).
+    pub(crate) path: Option<syn::ExprPath>,
+}
+
 /// Field-level serde attributes.
 #[derive(Default)]
 pub(crate) struct FieldAttrs {
     /// `rename = "…"` or `rename(serialize = "…")`.
     pub(crate) rename: Option<LitStr>,
     /// `skip_serializing_if = "…"`: the field may be left out of the object.
-    pub(crate) skip_serializing_if: Option<Span>,
-    /// The function `skip_serializing_if` names, for the derive's own JSON writer; `None`
-    /// when it is not a path in a string (serde_derive reports that).
-    pub(crate) skip_if_path: Option<syn::ExprPath>,
+    pub(crate) skip_serializing_if: Option<SkipIf>,
     /// The field is not written as `"name": value` (skip, flatten, custom serialisation).
     pub(crate) unsupported: bool,
 }
@@ -92,9 +98,14 @@ impl FieldAttrs {
                         Ok(())
                     }
                     "skip_serializing_if" => {
-                        out.skip_serializing_if = Some(meta.path.span());
+                        // Recorded before the value is read, so that a malformed one (which
+                        // serde_derive reports) still counts for the required-field check.
+                        let skip_if = out.skip_serializing_if.insert(SkipIf {
+                            span: meta.path.span(),
+                            path: None,
+                        });
                         if meta.input.peek(Token![=]) {
-                            out.skip_if_path = match meta.value()?.parse::<syn::Expr>()? {
+                            skip_if.path = match meta.value()?.parse::<syn::Expr>()? {
                                 syn::Expr::Lit(syn::ExprLit {
                                     lit: syn::Lit::Str(lit),
                                     ..
