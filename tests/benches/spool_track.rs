@@ -30,7 +30,7 @@ use aicm_tests::{LocalApi, LocalApiThread};
 use serde_json::json;
 
 mod records;
-use records::ChatUsage;
+use records::{ChatUsage, Sample};
 
 const CALLERS: usize = 8;
 

@@ -15,7 +15,7 @@ use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use serde_json::json;
 
 mod records;
-use records::{ChatUsage, ChatUsageFields};
+use records::{ChatUsage, ChatUsageFields, Sample};
 
 fn setup() -> (LocalApiThread, Tracker) {
     let api = LocalApi::builder()
@@ -103,7 +103,8 @@ struct ChatUsageRef<'a> {
 fn owned<U: Sample>(
     group: &mut BenchmarkGroup<'_, WallTime>,
     name: &str,
-    (api, tracker): (&LocalApiThread, &Tracker),
+    api: &LocalApiThread,
+    tracker: &Tracker,
     context: &serde_json::Value,
 ) {
     group.bench_function(name, |b| {
@@ -122,23 +123,6 @@ fn owned<U: Sample>(
     });
 }
 
-/// The benchmark records, built alike.
-trait Sample: aicm::IntoUsage {
-    fn sample(input_tokens: i64) -> Self;
-}
-
-impl Sample for ChatUsage {
-    fn sample(input_tokens: i64) -> Self {
-        ChatUsage::sample(input_tokens)
-    }
-}
-
-impl Sample for ChatUsageFields {
-    fn sample(input_tokens: i64) -> Self {
-        ChatUsageFields::sample(input_tokens)
-    }
-}
-
 fn typed(c: &mut Criterion) {
     let (api, tracker) = setup();
     let mut group = c.benchmark_group("track");
@@ -147,13 +131,15 @@ fn typed(c: &mut Criterion) {
     owned::<ChatUsage>(
         &mut group,
         "typed_owned_5_fields_with_customer_and_context",
-        (&api, &tracker),
+        &api,
+        &tracker,
         &context,
     );
     owned::<ChatUsageFields>(
         &mut group,
         "typed_owned_write_fields_5_fields_with_customer_and_context",
-        (&api, &tracker),
+        &api,
+        &tracker,
         &context,
     );
     let model = String::from("gpt-4o-mini");

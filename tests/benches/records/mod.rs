@@ -1,7 +1,13 @@
 //! The usage record the benches track: one definition, so every bench measures the same record.
 
+/// How the benches build a record: fresh (its `String` too) as a handler would, with
+/// `input_tokens` varying per call.
+pub trait Sample: aicm::IntoUsage {
+    fn sample(input_tokens: i64) -> Self;
+}
+
 /// Defines the benchmark record under `$name`, with extra `#[usage(..)]` flags, and its
-/// `sample` constructor.
+/// [`Sample`] impl.
 macro_rules! chat_usage {
     ($(#[$doc:meta])* $name:ident $(, $flag:ident)?) => {
         $(#[$doc])*
@@ -20,12 +26,9 @@ macro_rules! chat_usage {
             pub latency_ms: Option<f64>,
         }
 
-        #[allow(dead_code)]
-        impl $name {
-            /// The record every bench tracks, with `input_tokens` varying per call; built
-            /// fresh (its `String` too) as a handler would.
+        impl Sample for $name {
             #[inline]
-            pub fn sample(input_tokens: i64) -> $name {
+            fn sample(input_tokens: i64) -> $name {
                 $name {
                     input_tokens,
                     output_tokens: 42,
