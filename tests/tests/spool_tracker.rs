@@ -462,6 +462,90 @@ fn health_shows_the_spool_during_an_outage_and_close_leaves_the_rows_for_the_nex
     second.close().unwrap();
 }
 
+#[test]
+fn a_given_response_id_is_stored_once_however_often_it_is_tracked() {
+    let api = server();
+    api.set_stall(true);
+    let dir = TempDir::new();
+    let tracker = fast(builder(&api, "chat-completions"))
+        .spool(dir.spool())
+        .build()
+        .unwrap();
+    let probe = IdentityProbe::start(&tracker);
+    let backfill = || aicm::TrackOptions::new().response_id("backfill-7");
+    // A backfill re-run: the same given id twice, around records with generated ids.
+    let mut ids = vec![tracker.track(chat_usage(1)).unwrap().to_string()];
+    for i in 0..2 {
+        let id = tracker.track_with(chat_usage(10 + i), backfill()).unwrap();
+        assert_eq!(id.to_string(), "backfill-7");
+    }
+    ids.push("backfill-7".to_owned());
+    ids.push(tracker.track(chat_usage(2)).unwrap().to_string());
+    let h = tracker.health();
+    assert_eq!((h.total_accepted, h.spool_depth), (3, Some(3)), "{h:?}");
+
+    api.set_stall(false);
+    tracker.flush(DEADLINE).unwrap();
+    let h = tracker.health();
+    probe.finish();
+    assert!(h.is_balanced(), "{h:?}");
+    assert_eq!((h.total_accepted, h.total_sent), (3, 3), "{h:?}");
+    let stats = api.stats();
+    assert_eq!((stats.records_stored, stats.duplicates), (3, 0));
+    let mut stored = stored_ids(&api);
+    stored.sort();
+    ids.sort();
+    assert_eq!(stored, ids);
+    // The first body is the one kept.
+    let kept = api
+        .records()
+        .into_iter()
+        .find(|r| r.response_id == "backfill-7")
+        .unwrap();
+    assert_eq!(serde_json::Value::Object(kept.usage), chat_usage(10));
+    tracker.close().unwrap();
+}
+
+/// The spool trusts generated ids to be new (they stay out of its unique index): a caller that
+/// hands one back as a given id gets a second row, which the server deduplicates.
+#[test]
+fn a_generated_id_given_back_is_delivered_twice_and_deduplicated_by_the_server() {
+    let api = server();
+    api.set_stall(true);
+    let dir = TempDir::new();
+    let tracker = fast(builder(&api, "chat-completions"))
+        .spool(dir.spool())
+        .build()
+        .unwrap();
+    let probe = IdentityProbe::start(&tracker);
+    let id = tracker.track(chat_usage(1)).unwrap().to_string();
+    let again = aicm::TrackOptions::new().response_id(id.clone());
+    assert_eq!(
+        tracker
+            .track_with(chat_usage(1), again)
+            .unwrap()
+            .to_string(),
+        id
+    );
+    assert_eq!(tracker.health().spool_depth, Some(2));
+
+    api.set_stall(false);
+    api.wait_for_blocking(DEADLINE, |s| s.records_stored + s.duplicates >= 2)
+        .unwrap();
+    wait_until("an empty spool and the rows counted", || {
+        let h = tracker.health();
+        h.spool_depth == Some(0) && h.in_flight == 0 && h.queue_size == 0
+    });
+    let h = tracker.health();
+    probe.finish();
+    assert!(h.is_balanced(), "{h:?}");
+    assert_eq!((h.total_accepted, h.total_sent), (2, 2), "{h:?}");
+    let stats = api.stats();
+    assert_eq!((stats.records_stored, stats.duplicates), (1, 1));
+    assert_eq!(stored_ids(&api), [id]);
+    tracker.close().unwrap();
+}
+
 // --- bad files and settings ----------------------------------------------------------------
 
 #[test]

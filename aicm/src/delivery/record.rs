@@ -28,8 +28,9 @@ impl ResponseId {
     }
 
     /// A fresh time-ordered id (UUIDv7: milliseconds, then a counter and random bits), still 32
-    /// lowercase hex digits. Spooled records use it because the spool's unique index on
-    /// `response_id` then grows at one end instead of touching a random page per record.
+    /// lowercase hex digits. Spooled records use it: the counter makes it unique within the
+    /// process by construction, and 73 random bits across processes, so the spool stores it
+    /// without a lookup ([`IdSource::Generated`](crate::spool::IdSource::Generated)).
     #[cfg(feature = "spool")]
     pub(crate) fn generate_ordered() -> ResponseId {
         ResponseId(Repr::Generated(uuid::Uuid::now_v7()))
@@ -49,6 +50,16 @@ impl ResponseId {
             return ResponseId(Repr::Generated(uuid));
         }
         ResponseId::given(id)
+    }
+
+    /// Where the spool's uniqueness of this id comes from: construction for a generated
+    /// UUID, a lookup for an id the caller chose.
+    #[cfg(feature = "spool")]
+    pub(crate) fn source(&self) -> crate::spool::IdSource {
+        match self.0 {
+            Repr::Generated(_) => crate::spool::IdSource::Generated,
+            Repr::Given(_) => crate::spool::IdSource::Given,
+        }
     }
 
     /// An id chosen by the caller (for backfills that must not double count on re-runs).

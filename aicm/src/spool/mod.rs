@@ -2,8 +2,9 @@
 //! a long outage (feature `spool`).
 //!
 //! A [`Spool`] is one SQLite file in write-ahead-log mode, shareable by several processes. Each
-//! row is one record's wire JSON (one `usage_records` item), its `response_id` (unique: a
-//! re-append is a no-op), its config id, and its delivery state:
+//! row is one record's wire JSON (one `usage_records` item), its `response_id` (a given one is
+//! unique, a re-append is a no-op; a generated one is new by construction, see [`IdSource`]),
+//! its config id, and its delivery state:
 //!
 //! ```text
 //!   append ──► queued ──claim──► claimed ──ack──► (deleted: the server said 2xx)
@@ -44,6 +45,9 @@
 //! append(&self, body: Vec<u8>, response_id: &str, config_id: &str) -> Result<Appended, SpoolError>
 //! append_async(&self, body: Vec<u8>, response_id: &str, config_id: &str)
 //!     -> impl Future<Output = Result<Appended, SpoolError>> + Send + 'static  // owns its data
+//! append_from(&self, body, response_id, source: IdSource, config_id)       // and _async:
+//!     // `append` is `IdSource::Given`; a generated id is stored without a lookup
+//! append_many(&self, Vec<(body, response_id, IdSource, config_id)>) -> Vec<Result<Appended, _>>
 //!
 //! claim(&self, owner: &str, max: usize, lease: Duration) -> Result<Vec<ClaimedRow>, SpoolError>
 //! ack(&self, owner: &str, ids: &[i64]) -> Result<usize, SpoolError>         // after a 2xx only
@@ -69,7 +73,7 @@
 //! claim takes the rows that have been due longest (fresh rows in append order, then rows
 //! whose retry time or lease end came first). [`Appended::displaced`] lists rows deleted to
 //! make room under `OnFull::Backpressure` (count them as discarded); [`Appended::duplicate`]
-//! says the `response_id` was already stored.
+//! says the given `response_id` was already stored.
 //!
 //! Also: `list_failed_after(after_id, limit)` (paging), `path()`, `options()`,
 //! `writer_stats()` (commits, appends, writer busy time: group-commit efficiency), and
@@ -90,10 +94,11 @@
 //! # Cost
 //!
 //! A commit costs a few dozen system calls plus one log write per page it changes; for
-//! appends that is the table's pages, the `response_id` index's and `spool_meta`'s (a row
-//! enters the due index only when first claimed). The unique index on `response_id` puts each
-//! random (v4) id on a random page, so it adds about one page per record; time-ordered ids
-//! (such as UUIDv7, also 32 hex digits) append to the index's last pages instead.
+//! appends that is the table's pages and `spool_meta`'s (a row enters the due index only when
+//! first claimed). Given response ids also go into the unique index `spool_given`: a random
+//! one lands on a random page of it, about one more page per record. Generated ids stay out
+//! of every index, which is worth ~15% of the append rate (`cargo bench -p aicm-tests --bench
+//! spool_track`).
 
 mod checkpoint;
 mod clock;
@@ -119,7 +124,9 @@ use rusqlite::Connection;
 
 pub use error::SpoolError;
 pub use options::{Durability, ParseDurabilityError, SpoolOptions, defaults};
-pub use rows::{Appended, ClaimedRow, DisplacedRow, FailedRow, Selection, SpoolStats, WriterStats};
+pub use rows::{
+    Appended, ClaimedRow, DisplacedRow, FailedRow, IdSource, Selection, SpoolStats, WriterStats,
+};
 pub(crate) use store::RowState;
 
 use clock::{Clock, from_ms, to_ms};
@@ -217,7 +224,8 @@ impl Spool {
 
     /// Stores a record and returns once it is durable (see [`Durability`]). `body` is one
     /// `usage_records` item exactly as it will be sent; the spool does not parse it. Under
-    /// `OnFull::Block` this may wait up to `block_timeout` for room.
+    /// `OnFull::Block` this may wait up to `block_timeout` for room. The response id is
+    /// [`IdSource::Given`]: a re-append of a stored one is a no-op.
     #[doc(hidden)]
     pub fn append(
         &self,
@@ -225,10 +233,24 @@ impl Spool {
         response_id: &str,
         config_id: &str,
     ) -> Result<Appended, SpoolError> {
+        self.append_from(body, response_id, IdSource::Given, config_id)
+    }
+
+    /// [`Spool::append`] with the response id's [`IdSource`]: a generated one is stored
+    /// without a lookup.
+    #[doc(hidden)]
+    pub fn append_from(
+        &self,
+        body: Vec<u8>,
+        response_id: &str,
+        source: IdSource,
+        config_id: &str,
+    ) -> Result<Appended, SpoolError> {
         let (reply, slot) = reply::for_thread(self.path.clone(), self.writer.hub());
         self.writer.submit(Job::Append(self.append_job(
             body,
             response_id,
+            source,
             config_id,
             reply,
         )));
@@ -244,10 +266,23 @@ impl Spool {
         response_id: &str,
         config_id: &str,
     ) -> impl Future<Output = Result<Appended, SpoolError>> + Send + use<> {
+        self.append_from_async(body, response_id, IdSource::Given, config_id)
+    }
+
+    /// [`Spool::append_from`] for async callers.
+    #[doc(hidden)]
+    pub fn append_from_async(
+        &self,
+        body: Vec<u8>,
+        response_id: &str,
+        source: IdSource,
+        config_id: &str,
+    ) -> impl Future<Output = Result<Appended, SpoolError>> + Send + use<> {
         let (reply, rx) = reply::for_task(self.path.clone());
         self.writer.submit(Job::Append(self.append_job(
             body,
             response_id,
+            source,
             config_id,
             reply,
         )));
@@ -257,19 +292,20 @@ impl Spool {
 
     /// Stores several records, returning once each is durable: every append is submitted
     /// before the first is waited for, so they share commits. Results in the given order.
-    /// Items are `(body, response_id, config_id)`.
+    /// Items are `(body, response_id, source, config_id)`.
     #[doc(hidden)]
     pub fn append_many(
         &self,
-        records: Vec<(Vec<u8>, String, String)>,
+        records: Vec<(Vec<u8>, String, IdSource, String)>,
     ) -> Vec<Result<Appended, SpoolError>> {
         let slots: Vec<_> = records
             .into_iter()
-            .map(|(body, response_id, config_id)| {
+            .map(|(body, response_id, source, config_id)| {
                 let (reply, slot) = reply::for_thread(self.path.clone(), self.writer.hub());
                 self.writer.submit(Job::Append(self.append_job(
                     body,
                     &response_id,
+                    source,
                     &config_id,
                     reply,
                 )));
@@ -302,12 +338,14 @@ impl Spool {
         &self,
         body: Vec<u8>,
         response_id: &str,
+        source: IdSource,
         config_id: &str,
         reply: reply::Reply<Appended>,
     ) -> AppendJob {
         AppendJob {
             body,
             response_id: response_id.to_owned(),
+            source,
             config_id: config_id.to_owned(),
             deadline: match self.options.block_timeout {
                 Some(t) if self.options.on_full == crate::OnFull::Block => Some(Instant::now() + t),

@@ -3,6 +3,22 @@
 
 use std::time::{Duration, SystemTime};
 
+/// Where an appended record's `response_id` comes from, which decides how the spool keeps it
+/// unique.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdSource {
+    /// Chosen by the caller (`TrackOptions::response_id`, a backfill's own key): it may repeat,
+    /// so the spool looks it up in a unique index and stores a re-append once
+    /// ([`Appended::duplicate`]).
+    Given,
+    /// Generated for this record as a UUID (time-ordered, with at least 73 random bits across
+    /// processes and a monotonic counter within one): new by construction, so the spool
+    /// neither looks it up nor indexes it. That saves an index page and a lookup in every
+    /// commit. Should a caller later give the same id again, the spool stores it a second
+    /// time and the server deduplicates it, as it does for a row re-appended after delivery.
+    Generated,
+}
+
 /// A stored append.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -10,8 +26,8 @@ pub struct Appended {
     /// The row's id. Not reused while the row exists (an id may come back once the row and
     /// every newer one are gone).
     pub id: i64,
-    /// A row with the same `response_id` was already in the spool (queued, claimed or failed):
-    /// nothing new was stored and `id` is that row's. Rows already delivered (acknowledged)
+    /// A row with the same given `response_id` ([`IdSource::Given`]) was already in the
+    /// spool (queued, claimed or failed): nothing new was stored and `id` is that row's. Rows already delivered (acknowledged)
     /// are gone, so re-appending one stores it again; the server deduplicates it.
     pub duplicate: bool,
     /// Rows deleted to make room under `OnFull::Backpressure`, oldest first. The caller

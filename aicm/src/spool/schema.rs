@@ -18,7 +18,8 @@
 //! never go below. Every other row that may be claimed is in `spool_due`, on `due_at` (a
 //! virtual column): `next_attempt_at` for a queued row, `lease_until` for a claimed one, NULL
 //! for a failed one. So rows whose retry time has come and rows whose owner's lease ran out
-//! are one index range, and an append writes no index page but the `response_id` one.
+//! are one index range. An append of a generated response id writes no index page at all;
+//! only given ids go into `spool_given`, the unique index that makes a re-append a no-op.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -112,6 +113,70 @@ ALTER TABLE spool_meta ADD COLUMN fresh_from INTEGER NOT NULL DEFAULT 1;
 UPDATE spool_meta SET fresh_from = (SELECT coalesce(max(id), 0) + 1 FROM spool) WHERE k = 1;
 DROP INDEX spool_due;
 CREATE INDEX spool_due ON spool(due_at) WHERE due_at > 0;
+"#,
+    // 2 -> 3: only given response ids are kept unique by an index (`spool_given`); generated
+    // ones are new by construction (see `IdSource`), and their index entries cost a page and
+    // a b-tree insert per commit. A UNIQUE column constraint cannot be dropped, so the table
+    // is rebuilt (SQLite's documented procedure, in the migration's transaction). Rows
+    // stored before count as given: they stay in the index and keep deduplicating.
+    r#"
+DROP TRIGGER spool_meta_delete;
+DROP TRIGGER spool_meta_state;
+DROP INDEX spool_due;
+CREATE TABLE spool_v3 (
+    id              INTEGER PRIMARY KEY,
+    response_id     TEXT    NOT NULL,
+    body            BLOB    NOT NULL,
+    config_id       TEXT    NOT NULL,
+    created_at      INTEGER NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    state           TEXT    NOT NULL DEFAULT 'queued'
+                    CHECK (state IN ('queued', 'claimed', 'failed')),
+    owner           TEXT,
+    lease_until     INTEGER,
+    next_attempt_at INTEGER NOT NULL,
+    last_error      TEXT,
+    last_status     INTEGER,
+    failed_at       INTEGER,
+    due_at          INTEGER GENERATED ALWAYS AS (
+        CASE state WHEN 'queued' THEN next_attempt_at WHEN 'claimed' THEN lease_until END
+    ) VIRTUAL,
+    given           INTEGER NOT NULL DEFAULT 1 CHECK (given IN (0, 1))
+);
+INSERT INTO spool_v3 (id, response_id, body, config_id, created_at, attempts, state, owner,
+                      lease_until, next_attempt_at, last_error, last_status, failed_at, given)
+    SELECT id, response_id, body, config_id, created_at, attempts, state, owner,
+           lease_until, next_attempt_at, last_error, last_status, failed_at, 1
+    FROM spool;
+DROP TABLE spool;
+ALTER TABLE spool_v3 RENAME TO spool;
+CREATE INDEX spool_due ON spool(due_at) WHERE due_at > 0;
+CREATE UNIQUE INDEX spool_given ON spool(response_id) WHERE given = 1;
+
+CREATE TRIGGER spool_meta_delete AFTER DELETE ON spool BEGIN
+    UPDATE spool_meta SET
+        queued       = queued  - (OLD.state = 'queued'),
+        claimed      = claimed - (OLD.state = 'claimed'),
+        failed       = failed  - (OLD.state = 'failed'),
+        live_bytes   = live_bytes   - iif(OLD.state = 'failed', 0, length(OLD.body)),
+        failed_bytes = failed_bytes - iif(OLD.state = 'failed', length(OLD.body), 0)
+    WHERE k = 1;
+END;
+
+CREATE TRIGGER spool_meta_state AFTER UPDATE OF state ON spool
+WHEN OLD.state IS NOT NEW.state BEGIN
+    UPDATE spool_meta SET
+        queued       = queued  + (NEW.state = 'queued')  - (OLD.state = 'queued'),
+        claimed      = claimed + (NEW.state = 'claimed') - (OLD.state = 'claimed'),
+        failed       = failed  + (NEW.state = 'failed')  - (OLD.state = 'failed'),
+        live_bytes   = live_bytes
+                       + iif(NEW.state = 'failed', 0, length(NEW.body))
+                       - iif(OLD.state = 'failed', 0, length(OLD.body)),
+        failed_bytes = failed_bytes
+                       + iif(NEW.state = 'failed', length(NEW.body), 0)
+                       - iif(OLD.state = 'failed', length(OLD.body), 0)
+    WHERE k = 1;
+END;
 "#,
 ];
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::clock::{add_ms, from_ms};
-use super::rows::{ClaimedRow, DisplacedRow, FailedRow, Selection};
+use super::rows::{ClaimedRow, DisplacedRow, FailedRow, IdSource, Selection};
 
 /// Queued + claimed rows and their body bytes, as the triggers keep them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,23 +68,26 @@ pub(crate) fn next_id(conn: &Connection) -> rusqlite::Result<i64> {
 }
 
 /// Inserts a never-claimed row with id `id` (from [`next_id`]). `false`: a row with this
-/// response id exists already. The caller adds the row to `spool_meta` (see
-/// [`add_inserted`]).
+/// given response id exists already (a generated one is never looked up). The caller adds
+/// the row to `spool_meta` (see [`add_inserted`]).
 pub(crate) fn insert(
     conn: &Connection,
     id: i64,
     response_id: &str,
+    source: IdSource,
     body: &[u8],
     config_id: &str,
     now: i64,
 ) -> rusqlite::Result<bool> {
+    let given = source == IdSource::Given;
     let changed = conn
         .prepare_cached(
-            "INSERT INTO spool (id, response_id, body, config_id, created_at, next_attempt_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, 0)
-             ON CONFLICT (response_id) DO NOTHING",
+            "INSERT INTO spool
+                 (id, response_id, given, body, config_id, created_at, next_attempt_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)
+             ON CONFLICT (response_id) WHERE given = 1 DO NOTHING",
         )?
-        .execute(params![id, response_id, body, config_id, now])?;
+        .execute(params![id, response_id, given, body, config_id, now])?;
     Ok(changed == 1)
 }
 
@@ -103,8 +106,10 @@ pub(crate) fn add_inserted(conn: &Connection, rows: u64, bytes: u64) -> rusqlite
     Ok(())
 }
 
-pub(crate) fn find(conn: &Connection, response_id: &str) -> rusqlite::Result<Option<i64>> {
-    conn.prepare_cached("SELECT id FROM spool WHERE response_id = ?1")?
+/// The row holding this given response id (through `spool_given`; generated ids are not in
+/// it).
+pub(crate) fn find_given(conn: &Connection, response_id: &str) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT id FROM spool WHERE response_id = ?1 AND given = 1")?
         .query_row([response_id], |r| r.get(0))
         .optional()
 }

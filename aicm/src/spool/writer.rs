@@ -26,7 +26,7 @@ use super::clock::Clock;
 use super::error::SpoolError;
 use super::limits::{Limits, Room};
 use super::reply::{Hub, Reply};
-use super::rows::{Appended, WriterStats};
+use super::rows::{Appended, IdSource, WriterStats};
 use super::store;
 
 /// How often appends blocked on a full spool look for room freed by other processes (room
@@ -71,6 +71,7 @@ pub(crate) enum Job {
 pub(crate) struct AppendJob {
     pub body: Vec<u8>,
     pub response_id: String,
+    pub source: IdSource,
     pub config_id: String,
     /// When an `OnFull::Block` append gives up.
     pub deadline: Option<Instant>,
@@ -603,7 +604,11 @@ impl Group<'_> {
             };
         }
         // Full. A re-append of a stored row needs no room.
-        match store::find(self.conn, &job.response_id) {
+        let stored = match job.source {
+            IdSource::Given => store::find_given(self.conn, &job.response_id),
+            IdSource::Generated => Ok(None),
+        };
+        match stored {
             Ok(Some(id)) => {
                 return Outcome::Stored(
                     job.reply,
@@ -645,6 +650,7 @@ impl Group<'_> {
             self.conn,
             id,
             &job.response_id,
+            job.source,
             &job.body,
             &job.config_id,
             now,
@@ -658,7 +664,7 @@ impl Group<'_> {
             })
         } else {
             *next_id = Some(id);
-            let id = store::find(self.conn, &job.response_id)?.unwrap_or(0);
+            let id = store::find_given(self.conn, &job.response_id)?.unwrap_or(0);
             Ok(Appended {
                 id,
                 duplicate: true,

@@ -16,7 +16,7 @@ use crate::delivery::options::{DeliveryOptions, OnFull};
 use crate::delivery::record::{QueuedRecord, ResponseId};
 use crate::delivery::spooled::{self, Account, SpoolDriver, SpoolShared, key_of};
 use crate::delivery::worker::Worker;
-use crate::spool::{Appended, Durability, SpoolError, SpoolOptions};
+use crate::spool::{Appended, Durability, IdSource, SpoolError, SpoolOptions};
 use crate::{Error, FlushError, IntoUsage, TrackError};
 
 /// Added to the request timeout for the shortest lease: a request that runs its full timeout
@@ -101,6 +101,7 @@ impl Tracker {
 struct Encoded {
     body: Vec<u8>,
     response_id: String,
+    source: IdSource,
     key: spooled::LedgerKey,
 }
 
@@ -114,6 +115,7 @@ fn encode(record: &QueuedRecord) -> Result<Encoded, TrackError> {
     Ok(Encoded {
         body,
         response_id,
+        source: record.response_id.source(),
         key,
     })
 }
@@ -127,9 +129,10 @@ pub(super) fn track(
     let encoded = encode(&record)?;
     refuse_block_on_worker_thread(tracker, shared, encoded.body.len())?;
     let new = shared.ledger.lock().register(encoded.key);
-    let result = shared.spool.append(
+    let result = shared.spool.append_from(
         encoded.body,
         &encoded.response_id,
+        encoded.source,
         &record.tracker.config_id,
     );
     settle_append(shared, encoded.key, new, result)?;
@@ -144,9 +147,10 @@ pub(super) async fn track_async(
     let encoded = encode(&record)?;
     let new = shared.ledger.lock().register(encoded.key);
     // Submitted now; awaited without blocking the executor.
-    let append = shared.spool.append_async(
+    let append = shared.spool.append_from_async(
         encoded.body,
         &encoded.response_id,
+        encoded.source,
         &record.tracker.config_id,
     );
     // If this future is dropped before the answer, the record is no longer this process's
@@ -181,6 +185,7 @@ pub(super) fn track_many<U: IntoUsage>(
                 appends.push((
                     encoded.body,
                     encoded.response_id,
+                    encoded.source,
                     record.tracker.config_id.clone(),
                 ));
                 waiting.push((results.len(), encoded.key, new, record.response_id));

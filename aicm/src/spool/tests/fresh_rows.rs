@@ -144,6 +144,22 @@ fn a_spool_of_the_first_layout_is_migrated_and_its_rows_come_first() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(version, crate::spool::schema::SCHEMA_VERSION);
+    // The rebuilt table: the old rows count as given, so they stay in the unique index.
+    let mut indexes: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_index_list('spool')")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    indexes.sort();
+    assert_eq!(indexes, ["spool_due", "spool_given"]);
+    let given: i64 = conn
+        .query_row("SELECT count(*) FROM spool WHERE given = 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(given, 3, "the two old rows and the new given one");
     drop(conn);
     // The old rows keep their due entries (due since 1000), the new one comes from fresh_from.
     assert_eq!(due_entries_and_fresh_from(&path), (2, 3));

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::spool::{Selection, SpoolError};
+use crate::spool::{IdSource, Selection, SpoolError};
 
 const LEASE: Duration = Duration::from_secs(30);
 
@@ -209,6 +209,41 @@ fn failed_rows_keep_the_reason_until_requeued_or_purged() {
     assert_eq!(spool.purge(Selection::All).unwrap(), 1);
     assert!(spool.list_failed(10).unwrap().is_empty());
     assert_eq!(spool.requeue(Selection::All).unwrap(), 0);
+    assert_meta_matches_rows(&path);
+}
+
+/// Entries of the unique index on given response ids.
+fn given_index_entries(path: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.query_row(
+        "SELECT count(*) FROM spool INDEXED BY spool_given WHERE given = 1",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+#[test]
+fn generated_response_ids_are_stored_without_a_lookup_or_an_index_entry() {
+    let (_dir, path) = temp();
+    let spool = open(&path, |_| {});
+    let g = |i| spool.append_from(body(i), "gen-1", IdSource::Generated, "cfg");
+    let (a, b) = (g(1).unwrap(), g(2).unwrap());
+    // The caller vouches that a generated id is new: the spool does not look it up.
+    assert!(!a.duplicate && !b.duplicate && a.id != b.id);
+    assert_eq!(given_index_entries(&path), 0);
+    // Given ids are looked up among given ids only, and kept once.
+    let given = spool.append(body(3), "gen-1", "cfg").unwrap();
+    assert!(!given.duplicate);
+    assert!(spool.append(body(4), "gen-1", "cfg").unwrap().duplicate);
+    assert_eq!(given_index_entries(&path), 1);
+    assert_eq!(spool.stats().unwrap().appended_total, 3);
+    // Generated rows are claimed and delivered like any other.
+    let rows = spool.claim("w", 10, LEASE).unwrap();
+    let claimed: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    assert_eq!(claimed, [a.id, b.id, given.id]);
+    assert_eq!(spool.ack("w", &[a.id, b.id, given.id]).unwrap(), 3);
+    assert_eq!(spool.stats().unwrap().depth(), 0);
     assert_meta_matches_rows(&path);
 }
 
