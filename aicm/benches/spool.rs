@@ -7,16 +7,17 @@
 //! then 8 threads call `append` (which returns only once the row is committed) on ~330-byte
 //! wire-JSON bodies; criterion reports the time per append and appends per second.
 //!
-//! Response ids are random v4 UUIDs (as the memory queue's Tracker draws them); the
-//! `time_ordered_ids` case draws them in time order, as a spooled Tracker does (UUIDv7), to
-//! show what the unique index costs.
+//! `generated_ids` is what a spooled Tracker does: time-ordered ids (UUIDv7) appended as
+//! [`IdSource::Generated`], which the spool neither looks up nor indexes. The other cases
+//! append given ids (as `TrackOptions::response_id` does), which go through the unique index:
+//! random v4 UUIDs, or ids in time order, to show what that index costs.
 
 #![allow(clippy::expect_used)] // a benchmark stops at the first failure
 
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use aicm::spool::{Durability, Spool, SpoolOptions};
+use aicm::spool::{Durability, IdSource, Spool, SpoolOptions};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const CALLERS: u64 = 8;
@@ -25,6 +26,7 @@ const CALLERS: u64 = 8;
 enum Ids {
     Random,
     TimeOrdered,
+    Generated,
 }
 
 /// A 32-hex-digit id: random, or a nanosecond clock followed by random digits.
@@ -32,6 +34,7 @@ fn response_id(ids: Ids) -> String {
     let random = uuid::Uuid::new_v4().simple().to_string();
     match ids {
         Ids::Random => random,
+        Ids::Generated => uuid::Uuid::now_v7().simple().to_string(),
         Ids::TimeOrdered => {
             let nanos = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -82,11 +85,14 @@ fn appends(total: u64, durability: Durability, ids: Ids) -> Duration {
             std::thread::spawn(move || {
                 start.wait();
                 for (body, id) in records {
-                    let id = match ids {
-                        Ids::Random => id,
-                        Ids::TimeOrdered => response_id(ids),
+                    let (id, source) = match ids {
+                        Ids::Random => (id, IdSource::Given),
+                        Ids::TimeOrdered => (response_id(ids), IdSource::Given),
+                        Ids::Generated => (response_id(ids), IdSource::Generated),
                     };
-                    spool.append(body, &id, "openai-chat").expect("append");
+                    spool
+                        .append_from(body, &id, source, "openai-chat")
+                        .expect("append");
                 }
             })
         })
@@ -120,8 +126,11 @@ fn bench(c: &mut Criterion) {
     group.bench_function("durability_process_time_ordered_ids", |b| {
         b.iter_custom(|iters| appends(iters.max(CALLERS), Durability::Process, Ids::TimeOrdered))
     });
-    group.bench_function("durability_fsync", |b| {
-        b.iter_custom(|iters| appends(iters.max(CALLERS), Durability::Fsync, Ids::Random))
+    group.bench_function("durability_process_generated_ids", |b| {
+        b.iter_custom(|iters| appends(iters.max(CALLERS), Durability::Process, Ids::Generated))
+    });
+    group.bench_function("durability_fsync_generated_ids", |b| {
+        b.iter_custom(|iters| appends(iters.max(CALLERS), Durability::Fsync, Ids::Generated))
     });
     group.finish();
 }
