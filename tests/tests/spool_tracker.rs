@@ -462,15 +462,19 @@ fn health_shows_the_spool_during_an_outage_and_close_leaves_the_rows_for_the_nex
     second.close().unwrap();
 }
 
-#[test]
-fn a_given_response_id_is_stored_once_however_often_it_is_tracked() {
-    let api = server();
-    api.set_stall(true);
-    let dir = TempDir::new();
-    let tracker = fast(builder(&api, "chat-completions"))
+/// A quick-retrying Tracker on the spool in `dir`.
+fn spooled(api: &aicm_tests::LocalApiControl, dir: &TempDir) -> Tracker {
+    fast(builder(api, "chat-completions"))
         .spool(dir.spool())
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn a_given_response_id_is_stored_once_however_often_it_is_tracked() {
+    let (api, dir) = (server(), TempDir::new());
+    api.set_stall(true);
+    let tracker = spooled(&api, &dir);
     let probe = IdentityProbe::start(&tracker);
     let backfill = || aicm::TrackOptions::new().response_id("backfill-7");
     // A backfill re-run: the same given id twice, around records with generated ids.
@@ -510,13 +514,9 @@ fn a_given_response_id_is_stored_once_however_often_it_is_tracked() {
 /// hands one back as a given id gets a second row, which the server deduplicates.
 #[test]
 fn a_generated_id_given_back_is_delivered_twice_and_deduplicated_by_the_server() {
-    let api = server();
+    let (api, dir) = (server(), TempDir::new());
     api.set_stall(true);
-    let dir = TempDir::new();
-    let tracker = fast(builder(&api, "chat-completions"))
-        .spool(dir.spool())
-        .build()
-        .unwrap();
+    let tracker = spooled(&api, &dir);
     let probe = IdentityProbe::start(&tracker);
     let id = tracker.track(chat_usage(1)).unwrap().to_string();
     let again = aicm::TrackOptions::new().response_id(id.clone());
