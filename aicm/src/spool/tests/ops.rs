@@ -212,6 +212,28 @@ fn failed_rows_keep_the_reason_until_requeued_or_purged() {
     assert_meta_matches_rows(&path);
 }
 
+#[test]
+fn a_list_of_ids_counts_each_held_row_once_and_skips_the_rest() {
+    let (_dir, path) = temp();
+    let spool = open(&path, |_| {});
+    let ids: Vec<i64> = (0..4)
+        .map(|i| spool.append(body(i), &rid(i), "cfg").unwrap().id)
+        .collect();
+    assert_eq!(spool.claim("w", 3, LEASE).unwrap().len(), 3);
+    let missing = ids[3] + 100;
+    // Repeated, unknown, unclaimed (ids[3]) and empty lists: one statement each, set semantics.
+    let list = [ids[0], ids[0], missing, ids[1], ids[3]];
+    assert_eq!(spool.renew("w", &list, LEASE).unwrap(), 2);
+    assert_eq!(spool.ack("w", &[]).unwrap(), 0);
+    assert_eq!(spool.ack("w", &list).unwrap(), 2);
+    assert_eq!(spool.fail("w", &[ids[2], ids[2]], None, "f").unwrap(), 1);
+    assert_eq!(spool.requeue(Selection::Ids(vec![ids[2], missing])).unwrap(), 1);
+    assert_eq!(spool.requeue(Selection::Ids(Vec::new())).unwrap(), 0);
+    let s = spool.stats().unwrap();
+    assert_eq!((s.queued, s.claimed, s.failed), (2, 0, 0));
+    assert_meta_matches_rows(&path);
+}
+
 /// Entries of the unique index on given response ids.
 fn given_index_entries(path: &Path) -> i64 {
     let conn = rusqlite::Connection::open(path).unwrap();
