@@ -227,7 +227,12 @@ fn a_list_of_ids_counts_each_held_row_once_and_skips_the_rest() {
     assert_eq!(spool.ack("w", &[]).unwrap(), 0);
     assert_eq!(spool.ack("w", &list).unwrap(), 2);
     assert_eq!(spool.fail("w", &[ids[2], ids[2]], None, "f").unwrap(), 1);
-    assert_eq!(spool.requeue(Selection::Ids(vec![ids[2], missing])).unwrap(), 1);
+    assert_eq!(
+        spool
+            .requeue(Selection::Ids(vec![ids[2], missing]))
+            .unwrap(),
+        1
+    );
     assert_eq!(spool.requeue(Selection::Ids(Vec::new())).unwrap(), 0);
     let s = spool.stats().unwrap();
     assert_eq!((s.queued, s.claimed, s.failed), (2, 0, 0));
