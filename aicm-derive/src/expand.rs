@@ -322,32 +322,16 @@ fn krate_path(attrs: &UsageAttrs) -> TokenStream {
     }
 }
 
-/// `"name":` as serde_json writes the key `name`, after a comma if `comma`.
+/// `"name":` as serde_json writes the key `name`, after a comma if `comma`. Escaped by
+/// serde_json itself: the derive's bytes must be exactly those of serde's `Serialize`.
 fn json_key(name: &str, comma: bool) -> Vec<u8> {
     let mut key = Vec::with_capacity(name.len() + 4);
     if comma {
         key.push(b',');
     }
-    key.push(b'"');
-    for byte in name.bytes() {
-        match byte {
-            b'"' => key.extend_from_slice(b"\\\""),
-            b'\\' => key.extend_from_slice(b"\\\\"),
-            b'\n' => key.extend_from_slice(b"\\n"),
-            b'\r' => key.extend_from_slice(b"\\r"),
-            b'\t' => key.extend_from_slice(b"\\t"),
-            0x08 => key.extend_from_slice(b"\\b"),
-            0x0c => key.extend_from_slice(b"\\f"),
-            0x00..=0x1f => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                key.extend_from_slice(b"\\u00");
-                key.push(HEX[usize::from(byte >> 4)]);
-                key.push(HEX[usize::from(byte & 0xf)]);
-            }
-            other => key.push(other),
-        }
-    }
-    key.extend_from_slice(b"\":");
+    // Writing a string into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut key, name);
+    key.push(b':');
     key
 }
 
