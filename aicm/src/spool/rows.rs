@@ -27,8 +27,9 @@ pub struct Appended {
     /// every newer one are gone).
     pub id: i64,
     /// A row with the same given `response_id` ([`IdSource::Given`]) was already in the
-    /// spool (queued, claimed or failed): nothing new was stored and `id` is that row's. Rows already delivered (acknowledged)
-    /// are gone, so re-appending one stores it again; the server deduplicates it.
+    /// spool (queued, claimed or failed): nothing new was stored and `id` is that row's. Rows
+    /// already delivered (acknowledged) are gone, so re-appending one stores it again; the
+    /// server deduplicates it.
     pub duplicate: bool,
     /// Rows deleted to make room under `OnFull::Backpressure`, oldest first. The caller
     /// counts and reports them as discarded.
