@@ -1,7 +1,8 @@
 //! The caller's cost of `track`: what a request handler pays per record. The queue is larger
 //! than the calls per sample, so this measures accepting a record, not waiting for delivery.
 //! While a sample is timed the local API holds the worker's request (stall), so the worker and
-//! server use no CPU; between samples the queue is drained (untimed).
+//! server use no CPU; between samples the queue is drained (untimed). The `paced` case times
+//! the owned record while the worker delivers.
 //!
 //! `cargo bench -p aicm-tests --bench track`
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -123,6 +124,51 @@ fn owned<U: Sample>(
     });
 }
 
+/// The owned case in the regime a service runs in: the worker delivers while the caller tracks
+/// one record every few microseconds (the rest spent as a handler would, away from the SDK),
+/// so the allocator recycles memory between the caller's and the worker's threads. Only the
+/// `track_with` calls are timed, each with its own clock pair (one clock read, ~25 ns, is part
+/// of every figure). This is the case that decides where records are serialised: moving owned
+/// records to the worker looks cheaper in the stalled cases above in some heap states, but it
+/// was slower here (see the README's benchmark section).
+fn paced(c: &mut Criterion) {
+    const HANDLER_WORK: Duration = Duration::from_micros(3);
+    let (api, tracker) = setup();
+    let mut group = c.benchmark_group("track");
+    group.measurement_time(Duration::from_secs(5));
+    let context = json!({"request": "r-1"});
+    group.bench_function(
+        "typed_owned_paced_while_delivering_5_fields_with_customer_and_context",
+        |b| {
+            b.iter_custom(|iters| {
+                let mut in_track = Duration::ZERO;
+                for i in 0..iters {
+                    let start = Instant::now();
+                    tracker
+                        .track_with(
+                            ChatUsage::sample(i as i64),
+                            TrackOptions::new()
+                                .client_customer_key("acme")
+                                .context(context.clone()),
+                        )
+                        .unwrap();
+                    let tracked = Instant::now();
+                    in_track += tracked - start;
+                    while tracked.elapsed() < HANDLER_WORK {
+                        std::hint::spin_loop();
+                    }
+                }
+                tracker.flush(Duration::from_secs(600)).unwrap();
+                in_track
+            })
+        },
+    );
+    group.finish();
+    assert!(tracker.health().is_balanced());
+    tracker.close().unwrap();
+    drop(api);
+}
+
 fn typed(c: &mut Criterion) {
     let (api, tracker) = setup();
     let mut group = c.benchmark_group("track");
@@ -183,5 +229,5 @@ fn typed(c: &mut Criterion) {
     tracker.close().unwrap();
 }
 
-criterion_group!(benches, typed, dynamic);
+criterion_group!(benches, typed, dynamic, paced);
 criterion_main!(benches);

@@ -810,6 +810,52 @@ mod tests {
             }
         }
         assert!(needs_no_escape("prix €, 日本語, emoji 🚀 and \u{7f}"));
+        for short in ["é", "日", "é\u{7f}", "🚀", "ab€"] {
+            assert!(needs_no_escape(short), "{short:?}");
+        }
+    }
+
+    #[test]
+    fn every_number_type_comes_out_as_serde_json_writes_it() {
+        let numbers = (
+            (
+                i8::MIN,
+                i8::MAX,
+                i16::MIN,
+                i32::MIN,
+                i32::MAX,
+                i64::MIN,
+                i64::MAX,
+                0i64,
+            ),
+            (
+                u8::MAX,
+                u16::MAX,
+                u32::MAX,
+                u64::MAX,
+                0u64,
+                i128::MAX,
+                u128::MAX,
+            ),
+            (
+                f32::MIN_POSITIVE,
+                -1.5f32,
+                3.0f32,
+                f32::NAN,
+                f32::INFINITY,
+                f32::MAX,
+            ),
+            (
+                f64::MIN_POSITIVE,
+                -0.0f64,
+                12.5f64,
+                1e21f64,
+                1e-7f64,
+                f64::NEG_INFINITY,
+            ),
+            (true, false),
+        );
+        assert_eq!(ours(&numbers), theirs(&numbers));
     }
 
     proptest! {
