@@ -111,24 +111,29 @@ fn owned<U: Sample>(
     group.bench_function(name, |b| {
         b.iter_custom(|iters| {
             timed(api, tracker, iters, |i| {
-                tracker
-                    .track_with(
-                        U::sample(i as i64),
-                        TrackOptions::new()
-                            .client_customer_key("acme")
-                            .context(context.clone()),
-                    )
-                    .unwrap();
+                track_sample::<U>(tracker, i, context)
             })
         })
     });
 }
 
+/// One owned `track_with` of the benchmark record `U`, with a customer key and the context.
+fn track_sample<U: Sample>(tracker: &Tracker, i: u64, context: &serde_json::Value) {
+    tracker
+        .track_with(
+            U::sample(i as i64),
+            TrackOptions::new()
+                .client_customer_key("acme")
+                .context(context.clone()),
+        )
+        .unwrap();
+}
+
 /// The owned case in the regime a service runs in: the worker delivers while the caller tracks
 /// one record every few microseconds (the rest spent as a handler would, away from the SDK),
 /// so the allocator recycles memory between the caller's and the worker's threads. Only the
-/// `track_with` calls are timed, each with its own clock pair (one clock read, ~25 ns, is part
-/// of every figure). This is the case that decides where records are serialised: moving owned
+/// `track_with` calls are timed, each between two clock reads (so one clock read is part of
+/// every figure). This is the case that decides where records are serialised: moving owned
 /// records to the worker looks cheaper in the stalled cases above in some heap states, but it
 /// was slower here (see the README's benchmark section).
 fn paced(c: &mut Criterion) {
@@ -144,14 +149,7 @@ fn paced(c: &mut Criterion) {
                 let mut in_track = Duration::ZERO;
                 for i in 0..iters {
                     let start = Instant::now();
-                    tracker
-                        .track_with(
-                            ChatUsage::sample(i as i64),
-                            TrackOptions::new()
-                                .client_customer_key("acme")
-                                .context(context.clone()),
-                        )
-                        .unwrap();
+                    track_sample::<ChatUsage>(&tracker, i, &context);
                     let tracked = Instant::now();
                     in_track += tracked - start;
                     while tracked.elapsed() < HANDLER_WORK {
