@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, ToSql, params};
 
 use super::clock::{add_ms, from_ms};
 use super::rows::{ClaimedRow, DisplacedRow, FailedRow, IdSource, Selection};
@@ -200,6 +200,25 @@ macro_rules! in_ids {
     };
 }
 
+/// Runs `sql`, which picks its rows with `in_ids!()`, with `ids` bound as `?1` and `rest` as
+/// `?2`, `?3`, …; returns how many rows changed. An empty list changes nothing and runs no
+/// statement.
+fn execute_on_ids(
+    conn: &Connection,
+    sql: &'static str,
+    ids: &[i64],
+    rest: &[&dyn ToSql],
+) -> rusqlite::Result<usize> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let list = id_list(ids);
+    let mut bound: Vec<&dyn ToSql> = Vec::with_capacity(rest.len() + 1);
+    bound.push(&list);
+    bound.extend_from_slice(rest);
+    conn.prepare_cached(sql)?.execute(bound.as_slice())
+}
+
 /// `ids` as a JSON array for `in_ids!()`.
 fn id_list(ids: &[i64]) -> String {
     use std::fmt::Write;
@@ -218,15 +237,16 @@ fn id_list(ids: &[i64]) -> String {
 
 /// Deletes delivered rows still held by `owner`; returns how many.
 pub(crate) fn ack(conn: &Connection, owner: &str, ids: &[i64]) -> rusqlite::Result<usize> {
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    conn.prepare_cached(concat!(
-        "DELETE FROM spool WHERE ",
-        in_ids!(),
-        " AND owner = ?2 AND state = 'claimed'"
-    ))?
-    .execute(params![id_list(ids), owner])
+    execute_on_ids(
+        conn,
+        concat!(
+            "DELETE FROM spool WHERE ",
+            in_ids!(),
+            " AND owner = ?2 AND state = 'claimed'"
+        ),
+        ids,
+        params![owner],
+    )
 }
 
 /// Puts rows back in the queue to be retried at `retry_at`, one attempt more.
@@ -238,18 +258,19 @@ pub(crate) fn release(
     status: Option<u16>,
     error: &str,
 ) -> rusqlite::Result<usize> {
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    conn.prepare_cached(concat!(
-        "UPDATE spool SET state = 'queued', owner = NULL, lease_until = NULL,
-             attempts = attempts + 1, next_attempt_at = max(?3, 1), last_status = ?4,
-             last_error = ?5
-         WHERE ",
-        in_ids!(),
-        " AND owner = ?2 AND state = 'claimed'"
-    ))?
-    .execute(params![id_list(ids), owner, retry_at, status, error])
+    execute_on_ids(
+        conn,
+        concat!(
+            "UPDATE spool SET state = 'queued', owner = NULL, lease_until = NULL,
+                 attempts = attempts + 1, next_attempt_at = max(?3, 1), last_status = ?4,
+                 last_error = ?5
+             WHERE ",
+            in_ids!(),
+            " AND owner = ?2 AND state = 'claimed'"
+        ),
+        ids,
+        params![owner, retry_at, status, error],
+    )
 }
 
 /// Marks rows failed, keeping the server's status and reason, one attempt more.
@@ -261,17 +282,18 @@ pub(crate) fn fail(
     reason: &str,
     now: i64,
 ) -> rusqlite::Result<usize> {
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    conn.prepare_cached(concat!(
-        "UPDATE spool SET state = 'failed', owner = NULL, lease_until = NULL,
-             attempts = attempts + 1, last_status = ?3, last_error = ?4, failed_at = ?5
-         WHERE ",
-        in_ids!(),
-        " AND owner = ?2 AND state = 'claimed'"
-    ))?
-    .execute(params![id_list(ids), owner, status, reason, now])
+    execute_on_ids(
+        conn,
+        concat!(
+            "UPDATE spool SET state = 'failed', owner = NULL, lease_until = NULL,
+                 attempts = attempts + 1, last_status = ?3, last_error = ?4, failed_at = ?5
+             WHERE ",
+            in_ids!(),
+            " AND owner = ?2 AND state = 'claimed'"
+        ),
+        ids,
+        params![owner, status, reason, now],
+    )
 }
 
 /// Extends the lease of rows still held by `owner` (even if it has just run out, as long as
@@ -283,16 +305,16 @@ pub(crate) fn renew(
     lease: Duration,
     now: i64,
 ) -> rusqlite::Result<usize> {
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    let lease_until = add_ms(now, lease);
-    conn.prepare_cached(concat!(
-        "UPDATE spool SET lease_until = ?3 WHERE ",
-        in_ids!(),
-        " AND owner = ?2 AND state = 'claimed'"
-    ))?
-    .execute(params![id_list(ids), owner, lease_until])
+    execute_on_ids(
+        conn,
+        concat!(
+            "UPDATE spool SET lease_until = ?3 WHERE ",
+            in_ids!(),
+            " AND owner = ?2 AND state = 'claimed'"
+        ),
+        ids,
+        params![owner, add_ms(now, lease)],
+    )
 }
 
 /// Hands rows still held by `owner` back to the queue, due at `now`, without counting an
@@ -303,17 +325,18 @@ pub(crate) fn unclaim(
     ids: &[i64],
     now: i64,
 ) -> rusqlite::Result<usize> {
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    conn.prepare_cached(concat!(
-        "UPDATE spool SET state = 'queued', owner = NULL, lease_until = NULL,
-             next_attempt_at = max(?3, 1)
-         WHERE ",
-        in_ids!(),
-        " AND owner = ?2 AND state = 'claimed'"
-    ))?
-    .execute(params![id_list(ids), owner, now])
+    execute_on_ids(
+        conn,
+        concat!(
+            "UPDATE spool SET state = 'queued', owner = NULL, lease_until = NULL,
+                 next_attempt_at = max(?3, 1)
+             WHERE ",
+            in_ids!(),
+            " AND owner = ?2 AND state = 'claimed'"
+        ),
+        ids,
+        params![owner, now],
+    )
 }
 
 /// Failed rows back to the queue, due now, with a fresh retry budget.
@@ -335,15 +358,12 @@ pub(crate) fn requeue(
         Selection::All => conn
             .prepare_cached(concat!(set!("?1"), " WHERE state = 'failed'"))?
             .execute([now]),
-        Selection::Ids(ids) if ids.is_empty() => Ok(0),
-        Selection::Ids(ids) => conn
-            .prepare_cached(concat!(
-                set!("?2"),
-                " WHERE ",
-                in_ids!(),
-                " AND state = 'failed'"
-            ))?
-            .execute(params![id_list(ids), now]),
+        Selection::Ids(ids) => execute_on_ids(
+            conn,
+            concat!(set!("?2"), " WHERE ", in_ids!(), " AND state = 'failed'"),
+            ids,
+            params![now],
+        ),
     }
 }
 
@@ -353,14 +373,16 @@ pub(crate) fn purge(conn: &Connection, selection: &Selection) -> rusqlite::Resul
         Selection::All => conn
             .prepare_cached("DELETE FROM spool WHERE state = 'failed'")?
             .execute([]),
-        Selection::Ids(ids) if ids.is_empty() => Ok(0),
-        Selection::Ids(ids) => conn
-            .prepare_cached(concat!(
+        Selection::Ids(ids) => execute_on_ids(
+            conn,
+            concat!(
                 "DELETE FROM spool WHERE ",
                 in_ids!(),
                 " AND state = 'failed'"
-            ))?
-            .execute([id_list(ids)]),
+            ),
+            ids,
+            params![],
+        ),
     }
 }
 
