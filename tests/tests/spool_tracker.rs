@@ -61,6 +61,14 @@ fn fast(b: TrackerBuilder) -> TrackerBuilder {
         .spool_options(spool_options(|o| o.lease = Duration::from_secs(1)))
 }
 
+/// A quick-retrying Tracker on the spool in `dir`.
+fn spooled(api: &aicm_tests::LocalApiControl, dir: &TempDir) -> Tracker {
+    fast(builder(api, "chat-completions"))
+        .spool(dir.spool())
+        .build()
+        .unwrap()
+}
+
 /// `SpoolOptions` (non-exhaustive: built from the defaults) with one change.
 fn spool_options(change: impl FnOnce(&mut SpoolOptions)) -> SpoolOptions {
     let mut options = SpoolOptions::default();
@@ -150,10 +158,7 @@ fn records_from_several_threads_are_stored_durably_and_delivered_once() {
 fn track_many_stores_every_valid_record_and_reports_each_invalid_one() {
     let api = server();
     let dir = TempDir::new();
-    let tracker = fast(builder(&api, "chat-completions"))
-        .spool(dir.spool())
-        .build()
-        .unwrap();
+    let tracker = spooled(&api, &dir);
     let usages: Vec<serde_json::Value> = (0..50)
         .map(|i| {
             if i % 10 == 3 {
@@ -439,10 +444,7 @@ fn health_shows_the_spool_during_an_outage_and_close_leaves_the_rows_for_the_nex
     // The API recovers; a new tracker on the same file delivers them (its own flush waits
     // only for its own records, so wait for the server and the file).
     api.set_stall(false);
-    let second = fast(builder(&api, "chat-completions"))
-        .spool(dir.spool())
-        .build()
-        .unwrap();
+    let second = spooled(&api, &dir);
     api.wait_for_blocking(DEADLINE, |s| s.records_stored >= 50)
         .unwrap();
     // The file empties when the rows are acknowledged; the ledger counts them right after.
@@ -460,14 +462,6 @@ fn health_shows_the_spool_during_an_outage_and_close_leaves_the_rows_for_the_nex
         "adopted rows: {h:?}"
     );
     second.close().unwrap();
-}
-
-/// A quick-retrying Tracker on the spool in `dir`.
-fn spooled(api: &aicm_tests::LocalApiControl, dir: &TempDir) -> Tracker {
-    fast(builder(api, "chat-completions"))
-        .spool(dir.spool())
-        .build()
-        .unwrap()
 }
 
 #[test]
@@ -729,10 +723,7 @@ fn a_killed_process_loses_no_record_whose_track_returned_ok() {
     // The API is back; a new process (here: a Tracker in this one) takes over the file,
     // including rows the dead process held claimed once their lease ends.
     api.set_stall(false);
-    let recovering = fast(builder(&api, "chat-completions"))
-        .spool(dir.spool())
-        .build()
-        .unwrap();
+    let recovering = spooled(&api, &dir);
     wait_until("the spool to drain", || {
         recovering.health().spool_depth == Some(0)
     });
