@@ -29,17 +29,17 @@ enum Ids {
     Generated,
 }
 
-/// A 32-hex-digit id: random, or a nanosecond clock followed by random digits.
+/// A 32-hex-digit id: random, a UUIDv7, or a nanosecond clock followed by random digits.
 fn response_id(ids: Ids) -> String {
-    let random = uuid::Uuid::new_v4().simple().to_string();
+    let random = || uuid::Uuid::new_v4().simple().to_string();
     match ids {
-        Ids::Random => random,
+        Ids::Random => random(),
         Ids::Generated => uuid::Uuid::now_v7().simple().to_string(),
         Ids::TimeOrdered => {
             let nanos = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64);
-            format!("{nanos:016x}{}", &random[..16])
+            format!("{nanos:016x}{}", &random()[..16])
         }
     }
 }

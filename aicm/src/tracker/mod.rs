@@ -408,8 +408,8 @@ impl Tracker {
         })
     }
 
-    /// Spooled records get time-ordered ids (UUIDv7): unique within the process by construction, so
-    /// the spool stores them without a lookup.
+    /// Spooled records get time-ordered ids (UUIDv7): unique within the process by
+    /// construction, so the spool stores them without a lookup.
     fn new_response_id(&self) -> ResponseId {
         #[cfg(feature = "spool")]
         if self.spool_driver().is_some() {
