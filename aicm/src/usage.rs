@@ -60,7 +60,7 @@ pub trait IntoUsage {
 /// Serialising here rather than on the delivery worker is a performance choice: the caller's
 /// temporaries (the record's `String`s, a `json!` map) are then freed on the thread that
 /// allocated them, where the allocator's per-thread cache makes them cheap, and the queue
-/// carries one allocation per record instead of one per field.
+/// carries one packed slice per record instead of one allocation per field.
 #[doc(hidden)]
 pub struct PreparedUsage(pub(crate) Vec<u8>);
 

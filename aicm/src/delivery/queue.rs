@@ -479,7 +479,7 @@ mod tests {
             tracker: core.clone(),
             response_id: ResponseId::generate(),
             timestamp: SystemTime::now(),
-            body: Box::from(&b"{}"[..]),
+            body: bytes::Bytes::from_static(b"{}"),
         }
     }
 

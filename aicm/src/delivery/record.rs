@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use bytes::Bytes;
 use serde_json::Value;
 
 use crate::tracker::TrackerCore;
@@ -147,8 +148,9 @@ pub(crate) struct QueuedRecord {
     pub response_id: ResponseId,
     pub timestamp: SystemTime,
     /// The usage object's JSON, then `,"client_customer_key":…` and `,"context":…` when given:
-    /// serialised by `track` (see [`PreparedUsage`](crate::PreparedUsage) for why).
-    pub body: Box<[u8]>,
+    /// serialised by `track` (see [`PreparedUsage`](crate::PreparedUsage) for why), and packed
+    /// with the bodies before and after it ([`body_arena`](super::body_arena)).
+    pub body: Bytes,
 }
 
 impl QueuedRecord {
@@ -173,7 +175,7 @@ impl QueuedRecord {
         usage: PreparedUsage,
         customer_key: Option<&str>,
         context: Option<&Value>,
-    ) -> Result<Box<[u8]>, serde_json::Error> {
+    ) -> Result<Bytes, serde_json::Error> {
         let PreparedUsage(mut out) = usage;
         if let Some(key) = customer_key {
             out.extend_from_slice(b",\"client_customer_key\":");
@@ -186,7 +188,7 @@ impl QueuedRecord {
             }
             None => Ok(()),
         };
-        let body = written.map(|()| Box::from(out.as_slice()));
+        let body = written.map(|()| super::body_arena::store(&out));
         scratch::give_back(out);
         body
     }
