@@ -2,10 +2,10 @@
 //! than in an allocation of its own.
 //!
 //! A body is written on the caller's thread and freed on the worker's. With one allocation per
-//! record, the caller's allocator keeps handing it memory the worker freed, and the `track`
-//! bench measured that at about a tenth of a typed `track` (README, benchmark section). Packed
-//! bodies are written sequentially into a chunk, and a chunk goes back to the allocator once,
-//! when the last of its records is delivered.
+//! record, the caller's allocator keeps handing it memory the worker freed: the `track` bench
+//! put that at ~0.1 µs of a ~0.55 µs typed `track`, and packing saves about half of it (README,
+//! benchmark section). Packed bodies are written one after another into a chunk, and a chunk
+//! goes back to the allocator once, when the last of its records is delivered.
 
 use std::cell::RefCell;
 
