@@ -148,8 +148,8 @@ pub(crate) struct QueuedRecord {
     pub response_id: ResponseId,
     pub timestamp: SystemTime,
     /// The usage object's JSON, then `,"client_customer_key":…` and `,"context":…` when given:
-    /// serialised by `track` (see [`PreparedUsage`](crate::PreparedUsage) for why), and packed
-    /// with the bodies before and after it ([`body_arena`](super::body_arena)).
+    /// serialised by `track` (see [`PreparedUsage`] for why), and packed with the bodies before
+    /// and after it ([`body_arena`](super::body_arena)).
     pub body: Bytes,
 }
 
