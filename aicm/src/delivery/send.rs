@@ -54,9 +54,8 @@ pub(crate) struct Answer {
 /// A flight's records encoded once: the body of the whole flight, and each record's bytes in it.
 struct Encoded {
     body: Vec<u8>,
+    /// Each record's bytes in `body`, in flight order.
     spans: Vec<Range<usize>>,
-    /// Indices (into the flight) of the records that were encoded.
-    members: Vec<usize>,
 }
 
 pub(crate) const PREFIX: &[u8] = b"{\"usage_records\":[";
@@ -92,13 +91,10 @@ impl Sender {
             self.queue.settle(flight, records.len(), 0, None);
             return;
         }
-        let encoded = self.encode(flight, &records);
-        if encoded.members.is_empty() {
-            return;
-        }
-        // Ranges are over `encoded.members`; the whole flight first, halves after a refusal.
+        let encoded = Self::encode(&records);
+        // Ranges are over the flight's records; the whole flight first, halves after a refusal.
         let mut work: Vec<Range<usize>> = Vec::with_capacity(8);
-        work.push(0..encoded.members.len());
+        work.push(0..records.len());
         while let Some(range) = work.pop() {
             let answer = self.send_with_retries(&encoded, range.clone()).await;
             match answer.verdict {
@@ -116,10 +112,7 @@ impl Sender {
                     work.push(range.start..mid);
                 }
                 _ => {
-                    let failed: Vec<&QueuedRecord> = encoded.members[range]
-                        .iter()
-                        .map(|&i| &records[i])
-                        .collect();
+                    let failed: Vec<&QueuedRecord> = records[range].iter().collect();
                     self.fail(flight, &failed, answer.status, &answer.message);
                 }
             }
@@ -140,13 +133,7 @@ impl Sender {
                 status: 200,
             });
         }
-        let encoded = self.encode(flight, std::slice::from_ref(&record));
-        if encoded.members.is_empty() {
-            return Err(DeliveryFailure {
-                status: None,
-                message: "usage could not be serialised".to_owned(),
-            });
-        }
+        let encoded = Self::encode(std::slice::from_ref(&record));
         let answer = self.send_with_retries(&encoded, 0..1).await;
         if answer.verdict == Verdict::Delivered {
             self.queue.settle(flight, 1, 0, None);
@@ -165,40 +152,21 @@ impl Sender {
         })
     }
 
-    /// Encodes every record; one that cannot be serialised is failed here, never silently lost.
-    fn encode(&self, flight: u64, records: &[QueuedRecord]) -> Encoded {
+    /// Encodes every record: their bodies were serialised by `track`, so this only frames them.
+    fn encode(records: &[QueuedRecord]) -> Encoded {
         let mut body = Vec::with_capacity(PREFIX.len() + records.len() * 300 + SUFFIX.len());
         body.extend_from_slice(PREFIX);
         let mut spans = Vec::with_capacity(records.len());
-        let mut members = Vec::with_capacity(records.len());
-        let mut unserialisable = Vec::new();
         for (i, record) in records.iter().enumerate() {
-            let mark = body.len();
-            if !members.is_empty() {
+            if i > 0 {
                 body.push(b',');
             }
             let start = body.len();
-            match record.write_json(&mut body) {
-                Ok(()) => {
-                    spans.push(start..body.len());
-                    members.push(i);
-                }
-                Err(e) => {
-                    body.truncate(mark);
-                    unserialisable.push((i, e.to_string()));
-                }
-            }
+            record.write_json(&mut body);
+            spans.push(start..body.len());
         }
         body.extend_from_slice(SUFFIX);
-        for (i, error) in unserialisable {
-            let message = format!("usage could not be serialised: {error}");
-            self.fail(flight, &[&records[i]], None, &message);
-        }
-        Encoded {
-            body,
-            spans,
-            members,
-        }
+        Encoded { body, spans }
     }
 
     fn body_for(encoded: &Encoded, range: Range<usize>) -> Vec<u8> {

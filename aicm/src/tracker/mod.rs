@@ -19,7 +19,9 @@ pub use options::TrackOptions;
 use crate::delivery::health::DeliveryHealth;
 use crate::delivery::options::OnFull;
 use crate::delivery::queue::{BlockOutcome, Pushed, Refused};
-use crate::delivery::record::{DiscardedRecord, FailedRecord, QueuedRecord, ResponseId};
+use crate::delivery::record::{
+    DiscardedRecord, FailedRecord, PreparedRecord, QueuedRecord, ResponseId,
+};
 use crate::delivery::registry;
 use crate::delivery::send::Receipt;
 use crate::delivery::worker::Worker;
@@ -148,7 +150,7 @@ impl Tracker {
             return spooled::track(self, driver, record);
         }
         let id = record.response_id.clone();
-        self.enqueue(record)?;
+        self.enqueue(record.into_queued(self.inner.core.clone()))?;
         Ok(id)
     }
 
@@ -162,10 +164,11 @@ impl Tracker {
         let record = self.prepare(usage, options)?;
         #[cfg(feature = "spool")]
         if let Some(driver) = self.spool_driver() {
-            return spooled::track_async(driver, record).await;
+            return spooled::track_async(self, driver, record).await;
         }
         let id = record.response_id.clone();
-        self.enqueue_async(record).await?;
+        self.enqueue_async(record.into_queued(self.inner.core.clone()))
+            .await?;
         Ok(id)
     }
 
@@ -177,7 +180,9 @@ impl Tracker {
         usage: impl IntoUsage,
         options: TrackOptions,
     ) -> Result<Receipt, TrackError> {
-        let record = self.prepare(usage, options)?;
+        let record = self
+            .prepare(usage, options)?
+            .into_queued(self.inner.core.clone());
         let sender = self.inner.worker.sender.clone();
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.inner.worker.runtime.spawn(async move {
@@ -360,7 +365,7 @@ impl Tracker {
         &self,
         usage: impl IntoUsage,
         options: TrackOptions,
-    ) -> Result<QueuedRecord, TrackError> {
+    ) -> Result<PreparedRecord, TrackError> {
         if self.inner.closed.load(Ordering::Relaxed) {
             return Err(TrackError::Closed);
         }
@@ -393,19 +398,14 @@ impl Tracker {
             }
         };
         let prepared = usage.into_prepared(&ctx)?;
-        let body = QueuedRecord::body(
+        PreparedRecord::new(
             prepared,
             options.client_customer_key.as_deref(),
             options.context.as_ref(),
-        )
-        .map_err(|e| TrackError::Serialize(e.to_string()))?;
-        Ok(QueuedRecord {
-            seq: 0,
-            tracker: core.clone(),
             response_id,
-            timestamp: options.timestamp.unwrap_or_else(SystemTime::now),
-            body,
-        })
+            options.timestamp.unwrap_or_else(SystemTime::now),
+        )
+        .map_err(|e| TrackError::Serialize(e.to_string()))
     }
 
     /// Spooled records get time-ordered ids (UUIDv7): unique within the process by
