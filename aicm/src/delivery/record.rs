@@ -153,80 +153,43 @@ pub(crate) struct QueuedRecord {
     pub body: Bytes,
 }
 
-/// A record `track` has checked and serialised, not yet queued or spooled: its body is still
-/// in the thread's scratch buffer, so the one place that keeps it copies it exactly once (the
-/// queue into a packed chunk, the spool into its row).
-pub(crate) struct PreparedRecord {
-    pub response_id: ResponseId,
-    pub timestamp: SystemTime,
-    /// As [`QueuedRecord::body`] will hold it.
-    body: PreparedUsage,
-}
+impl QueuedRecord {
+    /// Appends the record's JSON object to `out`, as API.md's `usage_records` item.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"config_id\":");
+        write_json_str(out, &self.tracker.config_id);
+        out.extend_from_slice(b",\"service_id\":");
+        write_json_str(out, &self.tracker.service_id);
+        out.extend_from_slice(b",\"timestamp\":\"");
+        write_timestamp(out, self.timestamp);
+        out.extend_from_slice(b"\",\"response_id\":");
+        self.response_id.write_json(out);
+        out.extend_from_slice(b",\"usage\":");
+        out.extend_from_slice(&self.body);
+        out.push(b'}');
+    }
 
-impl PreparedRecord {
-    /// The record of `usage` (serialised), with the customer key and context appended.
-    pub fn new(
+    /// The body of a record: `usage` serialised, then the customer key and context.
+    pub fn body(
         usage: PreparedUsage,
         customer_key: Option<&str>,
         context: Option<&Value>,
-        response_id: ResponseId,
-        timestamp: SystemTime,
-    ) -> Result<PreparedRecord, serde_json::Error> {
+    ) -> Result<Bytes, serde_json::Error> {
         let PreparedUsage(mut out) = usage;
         if let Some(key) = customer_key {
             out.extend_from_slice(b",\"client_customer_key\":");
             write_json_str(&mut out, key);
         }
-        if let Some(context) = context {
-            out.extend_from_slice(b",\"context\":");
-            if let Err(e) = compact_json::write(&mut out, context) {
-                scratch::give_back(out);
-                return Err(e);
+        let written = match context {
+            Some(context) => {
+                out.extend_from_slice(b",\"context\":");
+                compact_json::write(&mut out, context)
             }
-        }
-        Ok(PreparedRecord {
-            response_id,
-            timestamp,
-            body: PreparedUsage(out),
-        })
-    }
-
-    /// The record for the memory queue: its body packed into this thread's chunk.
-    #[inline(always)]
-    pub fn into_queued(self, tracker: Arc<TrackerCore>) -> QueuedRecord {
-        let PreparedUsage(out) = self.body;
-        let body = super::body_arena::store(&out);
+            None => Ok(()),
+        };
+        let body = written.map(|()| super::body_arena::store(&out));
         scratch::give_back(out);
-        QueuedRecord {
-            seq: 0,
-            tracker,
-            response_id: self.response_id,
-            timestamp: self.timestamp,
-            body,
-        }
-    }
-
-    /// Appends the record's JSON object to `out`, as API.md's `usage_records` item, and gives
-    /// the scratch buffer back (the spool's path: the row is the only copy).
-    #[cfg(feature = "spool")]
-    pub fn write_json_into(self, tracker: &TrackerCore, out: &mut Vec<u8>) -> ResponseId {
-        let PreparedUsage(body) = self.body;
-        write_record_json(out, tracker, self.timestamp, &self.response_id, &body);
-        scratch::give_back(body);
-        self.response_id
-    }
-}
-
-impl QueuedRecord {
-    /// Appends the record's JSON object to `out`, as API.md's `usage_records` item.
-    pub fn write_json(&self, out: &mut Vec<u8>) {
-        write_record_json(
-            out,
-            &self.tracker,
-            self.timestamp,
-            &self.response_id,
-            &self.body,
-        );
+        body
     }
 
     /// An owned copy for callbacks.
@@ -314,28 +277,6 @@ pub struct FailedRecord {
     pub status: Option<u16>,
     /// The server's message, or the network error.
     pub error: String,
-}
-
-/// API.md's `usage_records` item: the Tracker's ids, the stamp, then the body (the usage
-/// object, customer key and context).
-fn write_record_json(
-    out: &mut Vec<u8>,
-    tracker: &TrackerCore,
-    timestamp: SystemTime,
-    response_id: &ResponseId,
-    body: &[u8],
-) {
-    out.extend_from_slice(b"{\"config_id\":");
-    write_json_str(out, &tracker.config_id);
-    out.extend_from_slice(b",\"service_id\":");
-    write_json_str(out, &tracker.service_id);
-    out.extend_from_slice(b",\"timestamp\":\"");
-    write_timestamp(out, timestamp);
-    out.extend_from_slice(b"\",\"response_id\":");
-    response_id.write_json(out);
-    out.extend_from_slice(b",\"usage\":");
-    out.extend_from_slice(body);
-    out.push(b'}');
 }
 
 pub(crate) fn write_json_str(out: &mut Vec<u8>, s: &str) {

@@ -19,9 +19,7 @@ pub use options::TrackOptions;
 use crate::delivery::health::DeliveryHealth;
 use crate::delivery::options::OnFull;
 use crate::delivery::queue::{BlockOutcome, Pushed, Refused};
-use crate::delivery::record::{
-    DiscardedRecord, FailedRecord, PreparedRecord, QueuedRecord, ResponseId,
-};
+use crate::delivery::record::{DiscardedRecord, FailedRecord, QueuedRecord, ResponseId};
 use crate::delivery::registry;
 use crate::delivery::send::Receipt;
 use crate::delivery::worker::Worker;
@@ -150,7 +148,7 @@ impl Tracker {
             return spooled::track(self, driver, record);
         }
         let id = record.response_id.clone();
-        self.enqueue(record.into_queued(self.inner.core.clone()))?;
+        self.enqueue(record)?;
         Ok(id)
     }
 
@@ -164,11 +162,10 @@ impl Tracker {
         let record = self.prepare(usage, options)?;
         #[cfg(feature = "spool")]
         if let Some(driver) = self.spool_driver() {
-            return spooled::track_async(self, driver, record).await;
+            return spooled::track_async(driver, record).await;
         }
         let id = record.response_id.clone();
-        self.enqueue_async(record.into_queued(self.inner.core.clone()))
-            .await?;
+        self.enqueue_async(record).await?;
         Ok(id)
     }
 
@@ -180,9 +177,7 @@ impl Tracker {
         usage: impl IntoUsage,
         options: TrackOptions,
     ) -> Result<Receipt, TrackError> {
-        let record = self
-            .prepare(usage, options)?
-            .into_queued(self.inner.core.clone());
+        let record = self.prepare(usage, options)?;
         let sender = self.inner.worker.sender.clone();
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.inner.worker.runtime.spawn(async move {
@@ -365,7 +360,7 @@ impl Tracker {
         &self,
         usage: impl IntoUsage,
         options: TrackOptions,
-    ) -> Result<PreparedRecord, TrackError> {
+    ) -> Result<QueuedRecord, TrackError> {
         if self.inner.closed.load(Ordering::Relaxed) {
             return Err(TrackError::Closed);
         }
@@ -398,14 +393,19 @@ impl Tracker {
             }
         };
         let prepared = usage.into_prepared(&ctx)?;
-        PreparedRecord::new(
+        let body = QueuedRecord::body(
             prepared,
             options.client_customer_key.as_deref(),
             options.context.as_ref(),
-            response_id,
-            options.timestamp.unwrap_or_else(SystemTime::now),
         )
-        .map_err(|e| TrackError::Serialize(e.to_string()))
+        .map_err(|e| TrackError::Serialize(e.to_string()))?;
+        Ok(QueuedRecord {
+            seq: 0,
+            tracker: core.clone(),
+            response_id,
+            timestamp: options.timestamp.unwrap_or_else(SystemTime::now),
+            body,
+        })
     }
 
     /// Spooled records get time-ordered ids (UUIDv7): unique within the process by

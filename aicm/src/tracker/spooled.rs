@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use super::{TrackOptions, Tracker};
 use crate::delivery::health::DeliveryHealth;
 use crate::delivery::options::{DeliveryOptions, OnFull};
-use crate::delivery::record::{PreparedRecord, ResponseId};
+use crate::delivery::record::{QueuedRecord, ResponseId};
 use crate::delivery::spooled::{self, Account, SpoolDriver, SpoolShared, key_of};
 use crate::delivery::worker::Worker;
 use crate::spool::{Appended, Durability, IdSource, SpoolError, SpoolOptions};
@@ -100,23 +100,20 @@ impl Tracker {
 /// A record ready for the spool: its wire JSON and identity.
 struct Encoded {
     body: Vec<u8>,
-    id: ResponseId,
     response_id: String,
     source: IdSource,
     key: spooled::LedgerKey,
 }
 
-/// The row's bytes, written straight from the prepared record: the spool keeps the only copy.
-fn encode(tracker: &Tracker, record: PreparedRecord) -> Encoded {
+fn encode(record: &QueuedRecord) -> Encoded {
     let mut body = Vec::with_capacity(384);
-    let id = record.write_json_into(&tracker.inner.core, &mut body);
-    let response_id = id.to_string();
+    record.write_json(&mut body);
+    let response_id = record.response_id.to_string();
     let key = key_of(&response_id);
     Encoded {
         body,
-        source: id.source(),
-        id,
         response_id,
+        source: record.response_id.source(),
         key,
     }
 }
@@ -124,36 +121,35 @@ fn encode(tracker: &Tracker, record: PreparedRecord) -> Encoded {
 pub(super) fn track(
     tracker: &Tracker,
     driver: &SpoolDriver,
-    record: PreparedRecord,
+    record: QueuedRecord,
 ) -> Result<ResponseId, TrackError> {
     let shared = &driver.shared;
-    let encoded = encode(tracker, record);
+    let encoded = encode(&record);
     refuse_block_on_worker_thread(tracker, shared, encoded.body.len())?;
     let new = shared.ledger.lock().register(encoded.key);
     let result = shared.spool.append_from(
         encoded.body,
         &encoded.response_id,
         encoded.source,
-        &tracker.inner.core.config_id,
+        &record.tracker.config_id,
     );
     settle_append(shared, encoded.key, new, result)?;
-    Ok(encoded.id)
+    Ok(record.response_id)
 }
 
 pub(super) async fn track_async(
-    tracker: &Tracker,
     driver: &SpoolDriver,
-    record: PreparedRecord,
+    record: QueuedRecord,
 ) -> Result<ResponseId, TrackError> {
     let shared = &driver.shared;
-    let encoded = encode(tracker, record);
+    let encoded = encode(&record);
     let new = shared.ledger.lock().register(encoded.key);
     // Submitted now; awaited without blocking the executor.
     let append = shared.spool.append_from_async(
         encoded.body,
         &encoded.response_id,
         encoded.source,
-        &tracker.inner.core.config_id,
+        &record.tracker.config_id,
     );
     // If this future is dropped before the answer, the record is no longer this process's
     // to count (it may still be stored; then it is delivered as any other row).
@@ -165,7 +161,7 @@ pub(super) async fn track_async(
     let result = append.await;
     pending.armed = false;
     settle_append(shared, encoded.key, new, result)?;
-    Ok(encoded.id)
+    Ok(record.response_id)
 }
 
 pub(super) fn track_many<U: IntoUsage>(
@@ -178,17 +174,20 @@ pub(super) fn track_many<U: IntoUsage>(
     let mut appends = Vec::new();
     let mut waiting = Vec::new();
     for usage in usages {
-        match tracker.prepare(usage, TrackOptions::new()) {
-            Ok(record) => {
-                let encoded = encode(tracker, record);
+        let prepared = tracker.prepare(usage, TrackOptions::new()).map(|record| {
+            let encoded = encode(&record);
+            (record, encoded)
+        });
+        match prepared {
+            Ok((record, encoded)) => {
                 let new = shared.ledger.lock().register(encoded.key);
                 appends.push((
                     encoded.body,
                     encoded.response_id,
                     encoded.source,
-                    tracker.inner.core.config_id.clone(),
+                    record.tracker.config_id.clone(),
                 ));
-                waiting.push((results.len(), encoded.key, new, encoded.id));
+                waiting.push((results.len(), encoded.key, new, record.response_id));
                 results.push(None);
             }
             Err(e) => results.push(Some(Err(e))),

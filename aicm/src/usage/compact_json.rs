@@ -32,45 +32,25 @@ pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
 
 /// No control character, quote or backslash: checked eight bytes at a time (a byte-by-byte
 /// loop with an early exit does not vectorise and costs most of a record's serialisation).
-/// Strings shorter than a word — customer keys, context keys, enum-like values — are checked
-/// as one word too, assembled from overlapping reads.
 fn needs_no_escape(s: &str) -> bool {
-    let bytes = s.as_bytes();
-    let len = bytes.len();
-    match bytes.as_chunks::<8>() {
-        ([], _) => match bytes.first_chunk::<4>().zip(bytes.last_chunk::<4>()) {
-            // 4 to 7 bytes: the first four and the last four cover them all.
-            Some((head, tail)) => clean_word(
-                u64::from(u32::from_le_bytes(*head)) | u64::from(u32::from_le_bytes(*tail)) << 32,
-            ),
-            // 0 to 3 bytes: the first, middle and last cover them all; a space pads the word.
-            None => match (bytes.first(), bytes.get(len / 2), bytes.last()) {
-                (Some(&a), Some(&b), Some(&c)) => {
-                    clean_word(u64::from_le_bytes([a, b, c, b' ', b' ', b' ', b' ', b' ']))
-                }
-                _ => true,
-            },
-        },
-        (words, tail) => {
-            // The tail is checked as the last eight bytes, overlapping the previous word.
-            let last_clean = tail.is_empty()
-                || bytes
-                    .last_chunk::<8>()
-                    .is_some_and(|w| clean_word(u64::from_le_bytes(*w)));
-            last_clean && words.iter().all(|w| clean_word(u64::from_le_bytes(*w)))
-        }
-    }
-}
-
-/// Whether none of the eight bytes of `w` needs escaping in a JSON string.
-#[inline]
-fn clean_word(w: u64) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     // Whether any byte of `w` is below `n` (exact for n <= 128; bytes >= 0x80 never count).
     let any_below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGHS != 0;
     let any_equal = |w: u64, b: u8| any_below(w ^ (ONES * u64::from(b)), 1);
-    !(any_below(w, 0x20) || any_equal(w, b'"') || any_equal(w, b'\\'))
+    let clean = |word: [u8; 8]| {
+        let w = u64::from_le_bytes(word);
+        !(any_below(w, 0x20) || any_equal(w, b'"') || any_equal(w, b'\\'))
+    };
+    let bytes = s.as_bytes();
+    let (words, tail) = bytes.as_chunks::<8>();
+    if words.is_empty() {
+        return tail.iter().all(|&b| b >= 0x20 && b != b'"' && b != b'\\');
+    }
+    // The tail is checked as the last eight bytes, overlapping the previous word.
+    let (_, last) = bytes.split_at(bytes.len() - 8);
+    let last_clean = <[u8; 8]>::try_from(last).is_ok_and(clean);
+    words.iter().all(|&w| clean(w)) && (tail.is_empty() || last_clean)
 }
 
 /// The token `serde_json::value::RawValue` serialises under: its text is written as is.
