@@ -112,8 +112,7 @@ impl Sender {
                     work.push(range.start..mid);
                 }
                 _ => {
-                    let failed: Vec<&QueuedRecord> = records[range].iter().collect();
-                    self.fail(flight, &failed, answer.status, &answer.message);
+                    self.fail(flight, &records[range], answer.status, &answer.message);
                 }
             }
         }
@@ -145,7 +144,12 @@ impl Sender {
                 status: answer.status.unwrap_or(200),
             });
         }
-        self.fail(flight, &[&record], answer.status, &answer.message);
+        self.fail(
+            flight,
+            std::slice::from_ref(&record),
+            answer.status,
+            &answer.message,
+        );
         Err(DeliveryFailure {
             status: answer.status,
             message: answer.message,
@@ -307,7 +311,7 @@ impl Sender {
     }
 
     /// Settles records as failed: counted, the cause logged once, each handed to `on_failed`.
-    fn fail(&self, flight: u64, records: &[&QueuedRecord], status: Option<u16>, message: &str) {
+    fn fail(&self, flight: u64, records: &[QueuedRecord], status: Option<u16>, message: &str) {
         let error = failure_text(status, message);
         warn_failed_once(&self.warned, status, &error, records.len());
         for record in records {

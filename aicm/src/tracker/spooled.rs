@@ -174,12 +174,9 @@ pub(super) fn track_many<U: IntoUsage>(
     let mut appends = Vec::new();
     let mut waiting = Vec::new();
     for usage in usages {
-        let prepared = tracker.prepare(usage, TrackOptions::new()).map(|record| {
-            let encoded = encode(&record);
-            (record, encoded)
-        });
-        match prepared {
-            Ok((record, encoded)) => {
+        match tracker.prepare(usage, TrackOptions::new()) {
+            Ok(record) => {
+                let encoded = encode(&record);
                 let new = shared.ledger.lock().register(encoded.key);
                 appends.push((
                     encoded.body,
