@@ -18,7 +18,23 @@ pub(crate) fn write<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Resu
 }
 
 /// Appends `s` as a JSON string.
+#[inline]
 pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    if let Some(quoted) = short_quoted(bytes) {
+        let end = out.len() + bytes.len() + 2;
+        out.extend_from_slice(&quoted);
+        out.truncate(end);
+        return;
+    }
+    write_long(out, s);
+}
+
+/// A string longer than [`SHORT`] bytes, or one with characters to escape (those are written
+/// by serde_json). Kept out of line so that the short path of [`write_str`] stays small
+/// enough to inline.
+#[inline(never)]
+fn write_long(out: &mut Vec<u8>, s: &str) {
     if needs_no_escape(s) {
         out.reserve(s.len() + 2);
         out.push(b'"');
@@ -30,18 +46,77 @@ pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     }
 }
 
+/// The longest string [`short_quoted`] takes.
+const SHORT: usize = 16;
+
+/// `"s"` in the first `s.len() + 2` bytes of a block, or `None` when `s` needs escaping or is
+/// longer than [`SHORT`] bytes.
+///
+/// Most strings of a record are short: model names, customer keys, context keys and values.
+/// For them the check and the copy into a `memcpy` call and a byte loop cost more than the
+/// string itself; here both use a few fixed-size loads and stores that overlap to cover any
+/// length, and the caller appends the whole block and cuts it back.
+#[inline(always)]
+fn short_quoted(s: &[u8]) -> Option<[u8; SHORT + 2]> {
+    let len = s.len();
+    // Every byte outside the string's stays a quote: the opening one and the closing one.
+    let mut block = [b'"'; SHORT + 2];
+    let special = match len {
+        8..=SHORT => {
+            let (first, last) = (word::<8>(s, 0), word::<8>(s, len - 8));
+            block[1..9].copy_from_slice(&first);
+            block[len - 7..len + 1].copy_from_slice(&last);
+            special_bytes(u64::from_le_bytes(first)) | special_bytes(u64::from_le_bytes(last))
+        }
+        4..8 => {
+            let (first, last) = (word::<4>(s, 0), word::<4>(s, len - 4));
+            block[1..5].copy_from_slice(&first);
+            block[len - 3..len + 1].copy_from_slice(&last);
+            special_bytes(
+                u64::from(u32::from_le_bytes(first)) | u64::from(u32::from_le_bytes(last)) << 32,
+            )
+        }
+        1..4 => {
+            // Three reads cover one to three bytes.
+            let (a, b, c) = (s[0], s[len / 2], s[len - 1]);
+            block[1] = a;
+            block[1 + len / 2] = b;
+            block[len] = c;
+            // `a` in every byte, then `b` and `c` in the second and third.
+            let spread = |byte: u8| u64::from(byte) * 0x0101_0101_0101_0101;
+            special_bytes(spread(a) ^ (u64::from(a ^ b) << 8) ^ (u64::from(a ^ c) << 16))
+        }
+        0 => 0,
+        // Longer strings are not taken here.
+        _ => 1,
+    };
+    (special == 0).then_some(block)
+}
+
+/// The `N` bytes of `s` from `at` (in bounds by the caller's length check).
+#[inline(always)]
+fn word<const N: usize>(s: &[u8], at: usize) -> [u8; N] {
+    let mut word = [0; N];
+    word.copy_from_slice(&s[at..at + N]);
+    word
+}
+
+/// Non-zero when one of the eight bytes of `w` is a control character, a quote or a
+/// backslash (without branches: each test sets the high bit of a byte it finds).
+#[inline(always)]
+fn special_bytes(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // The high bit of each byte of `w` below `n` (exact for n <= 128: bytes >= 0x80 never
+    // count, and a borrow only marks bytes above one that already counts).
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w;
+    let equal = |w: u64, b: u8| below(w ^ (ONES * u64::from(b)), 1);
+    (below(w, 0x20) | equal(w, b'"') | equal(w, b'\\')) & HIGHS
+}
+
 /// No control character, quote or backslash: checked eight bytes at a time (a byte-by-byte
 /// loop with an early exit does not vectorise and costs most of a record's serialisation).
 fn needs_no_escape(s: &str) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    // Whether any byte of `w` is below `n` (exact for n <= 128; bytes >= 0x80 never count).
-    let any_below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGHS != 0;
-    let any_equal = |w: u64, b: u8| any_below(w ^ (ONES * u64::from(b)), 1);
-    let clean = |word: [u8; 8]| {
-        let w = u64::from_le_bytes(word);
-        !(any_below(w, 0x20) || any_equal(w, b'"') || any_equal(w, b'\\'))
-    };
     let bytes = s.as_bytes();
     let (words, tail) = bytes.as_chunks::<8>();
     if words.is_empty() {
@@ -49,8 +124,12 @@ fn needs_no_escape(s: &str) -> bool {
     }
     // The tail is checked as the last eight bytes, overlapping the previous word.
     let (_, last) = bytes.split_at(bytes.len() - 8);
-    let last_clean = <[u8; 8]>::try_from(last).is_ok_and(clean);
-    words.iter().all(|&w| clean(w)) && (tail.is_empty() || last_clean)
+    let last_clean =
+        <[u8; 8]>::try_from(last).is_ok_and(|w| special_bytes(u64::from_le_bytes(w)) == 0);
+    words
+        .iter()
+        .all(|&w| special_bytes(u64::from_le_bytes(w)) == 0)
+        && (tail.is_empty() || last_clean)
 }
 
 /// The token `serde_json::value::RawValue` serialises under: its text is written as is.
@@ -813,6 +892,31 @@ mod tests {
         for short in ["é", "日", "é\u{7f}", "🚀", "ab€"] {
             assert!(needs_no_escape(short), "{short:?}");
         }
+    }
+
+    #[test]
+    fn short_strings_are_quoted_whole_or_left_to_serde_json() {
+        for len in 0..=SHORT {
+            let text: Vec<u8> = (0..len).map(|i| b'a' + i as u8).collect();
+            let mut expected = vec![b'"'];
+            expected.extend_from_slice(&text);
+            expected.push(b'"');
+            let quoted = short_quoted(&text).expect("plain text needs no escape");
+            assert_eq!(quoted[..len + 2], expected[..], "length {len}");
+            for at in 0..len {
+                for special in [0u8, 0x1f, b'"', b'\\'] {
+                    let mut text = text.clone();
+                    text[at] = special;
+                    assert!(short_quoted(&text).is_none(), "{len} {at} {special}");
+                }
+            }
+        }
+        for text in ["é", "日", "é\u{7f}", "🚀", "ab€", "prix 12 €", "日本語のモ"] {
+            assert_eq!(ours(&text), theirs(&text));
+            assert!(short_quoted(text.as_bytes()).is_some(), "{text:?}");
+        }
+        assert!(short_quoted(&[b'a'; SHORT + 1]).is_none());
+        assert_eq!(ours(&"日本語のモデル"), theirs(&"日本語のモデル"));
     }
 
     #[test]
