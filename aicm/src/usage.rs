@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 pub(crate) mod compact_json;
+mod short_decimal;
 
 use crate::TrackError;
 use crate::tracker::TrackContext;

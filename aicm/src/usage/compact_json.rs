@@ -46,6 +46,38 @@ fn write_long(out: &mut Vec<u8>, s: &str) {
     }
 }
 
+/// Appends `bytes` with a few fixed-size copies when there are at most 24 of them: short
+/// copies are most of a record's, and a `memcpy` call costs more than the bytes.
+#[inline(always)]
+pub(crate) fn append_short(out: &mut Vec<u8>, bytes: &[u8]) {
+    let len = bytes.len();
+    let mut block = [0; 24];
+    match len {
+        16..=24 => {
+            block[..16].copy_from_slice(&bytes[..16]);
+            block[len - 8..len].copy_from_slice(&bytes[len - 8..]);
+        }
+        8..16 => {
+            block[..8].copy_from_slice(&bytes[..8]);
+            block[len - 8..len].copy_from_slice(&bytes[len - 8..]);
+        }
+        4..8 => {
+            block[..4].copy_from_slice(&bytes[..4]);
+            block[len - 4..len].copy_from_slice(&bytes[len - 4..]);
+        }
+        1..4 => {
+            block[0] = bytes[0];
+            block[len / 2] = bytes[len / 2];
+            block[len - 1] = bytes[len - 1];
+        }
+        0 => return,
+        _ => return out.extend_from_slice(bytes),
+    }
+    let end = out.len() + len;
+    out.extend_from_slice(&block);
+    out.truncate(end);
+}
+
 /// The longest string [`short_quoted`] takes.
 const SHORT: usize = 16;
 
@@ -205,9 +237,15 @@ impl<'w, 'a> ser::Serializer for &'w mut Writer<'a> {
         serialize_u64(u64),
         serialize_u128(u128),
         serialize_f32(f32),
-        serialize_f64(f64),
         serialize_bytes(&[u8]),
     );
+
+    fn serialize_f64(self, v: f64) -> Result<(), Error> {
+        if super::short_decimal::write(self.out, v) {
+            return Ok(());
+        }
+        ser::Serializer::serialize_f64(&mut self.json(), v)
+    }
 
     fn serialize_char(self, v: char) -> Result<(), Error> {
         write_str(self.out, v.encode_utf8(&mut [0; 4]));

@@ -1,0 +1,166 @@
+//! Floats with a short decimal form (`12.5`, `0.25`, `1532.0`), written without a general
+//! shortest-representation algorithm.
+//!
+//! Latencies, prices and ratios in usage records mostly have a few decimals. serde_json's float
+//! formatter costs about as much as the rest of a typed record's serialisation; this path
+//! finds the same digits with a handful of multiplications and one exact check, and leaves
+//! every other float to serde_json.
+//!
+//! Why the output is serde_json's: serde_json prints the shortest decimal that reads back as
+//! the same `f64` (ties to the nearest), in plain notation below `1e16`, with `.0` after an
+//! integer. For `|v| < 2^52 / 10^d`, the doubles adjacent to `v` are less than `10^-d` apart,
+//! so at most one decimal with `d` fraction digits reads back as `v`; it is `round(v * 10^d)`
+//! scaled down, and `m as f64 / 10^d == v` (both operands exact, the division correctly
+//! rounded, like parsing) says whether it does. The first `d` for which it does gives the
+//! fewest fraction digits, hence the fewest significant digits: the shortest form, and its
+//! last digit is not zero (else `d - 1` would have matched).
+
+/// The powers of ten tried, as fraction digits `0..=4`.
+const SCALES: [f64; 5] = [1.0, 10.0, 100.0, 1_000.0, 10_000.0];
+/// `2^52`: below it, a scaled value identifies one decimal (see the module doc).
+const EXACT_BELOW: f64 = 4_503_599_627_370_496.0;
+
+/// Appends `v` as serde_json writes it and returns `true`, or returns `false` without writing
+/// when `v` has no short decimal form (or is zero, non-finite, or too large or small).
+pub(crate) fn write(out: &mut Vec<u8>, v: f64) -> bool {
+    let magnitude = v.abs();
+    // NaN is in no range; zero (and its sign) is left to serde_json.
+    if !(1e-4..1e15).contains(&magnitude) {
+        return false;
+    }
+    for (point, scale) in SCALES.into_iter().enumerate() {
+        let scaled = magnitude * scale;
+        if scaled >= EXACT_BELOW {
+            return false;
+        }
+        // The nearest integer (the cast truncates a non-negative value; signed conversions
+        // are single instructions, unsigned ones are not).
+        let digits = (scaled + 0.5) as i64;
+        if digits as f64 / scale == magnitude {
+            // Not negative: `magnitude` is not.
+            write_digits(out, v < 0.0, digits.unsigned_abs(), point);
+            return true;
+        }
+    }
+    false
+}
+
+/// `digits` with a decimal point `point` digits from the right (`.0` when `point` is 0).
+fn write_digits(out: &mut Vec<u8>, negative: bool, mut digits: u64, point: usize) {
+    // At most 16 digits (below 2^52), a point, a trailing zero and a sign.
+    let mut text = [b'0'; 20];
+    let mut at = text.len();
+    if point == 0 {
+        at -= 2;
+        text[at] = b'.';
+    } else {
+        for _ in 0..point {
+            at -= 1;
+            text[at] = b'0' + (digits % 10) as u8;
+            digits /= 10;
+        }
+        at -= 1;
+        text[at] = b'.';
+    }
+    loop {
+        at -= 1;
+        text[at] = b'0' + (digits % 10) as u8;
+        digits /= 10;
+        if digits == 0 {
+            break;
+        }
+    }
+    if negative {
+        at -= 1;
+        text[at] = b'-';
+    }
+    super::compact_json::append_short(out, &text[at..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    fn ours(v: f64) -> Option<String> {
+        let mut out = Vec::new();
+        super::write(&mut out, v).then(|| String::from_utf8(out).unwrap())
+    }
+
+    fn theirs(v: f64) -> String {
+        serde_json::to_string(&v).unwrap()
+    }
+
+    /// `v` either comes out as serde_json writes it or is left to serde_json.
+    fn agrees(v: f64) -> Result<(), TestCaseError> {
+        if let Some(text) = ours(v) {
+            prop_assert_eq!(text, theirs(v), "{:e}", v);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn short_decimals_come_out_as_serde_json_writes_them() {
+        for (v, text) in [
+            (12.5, "12.5"),
+            (-12.5, "-12.5"),
+            (3.0, "3.0"),
+            (0.1, "0.1"),
+            (0.25, "0.25"),
+            (0.0001, "0.0001"),
+            (1532.0, "1532.0"),
+            (999_999_999_999_999.0, "999999999999999.0"),
+            (123_456_789.125, "123456789.125"),
+        ] {
+            assert_eq!(ours(v).as_deref(), Some(text));
+            assert_eq!(theirs(v), text);
+        }
+    }
+
+    #[test]
+    fn other_floats_are_left_to_serde_json() {
+        for v in [
+            0.0,
+            -0.0,
+            0.1 + 0.2,
+            1.0 / 3.0,
+            0.00005,
+            1e15,
+            1e300,
+            5e-324,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            123_456_789.123_45,
+        ] {
+            assert_eq!(ours(v), None, "{v:e}");
+        }
+    }
+
+    #[test]
+    fn the_neighbours_of_short_decimals_are_never_mistaken_for_them() {
+        for v in [0.1f64, 0.3, 12.5, 1e-4, 0.0003, 99.99, 1e14 + 0.5, 4.2e11] {
+            for neighbour in [v.next_down(), v.next_up()] {
+                agrees(neighbour).unwrap();
+                agrees(-neighbour).unwrap();
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn decimals_with_up_to_six_places_agree_with_serde_json(
+            units in -1_000_000_000_000_000_000i64..1_000_000_000_000_000_000,
+            places in 0u32..7,
+        ) {
+            let v = units as f64 / 10f64.powi(places as i32);
+            agrees(v)?;
+            agrees(v.next_up())?;
+            agrees(v.next_down())?;
+        }
+
+        #[test]
+        fn any_float_agrees_with_serde_json(bits in any::<u64>()) {
+            agrees(f64::from_bits(bits))?;
+        }
+    }
+}
