@@ -21,7 +21,8 @@ const SCALES: [f64; 5] = [1.0, 10.0, 100.0, 1_000.0, 10_000.0];
 const EXACT_BELOW: f64 = 4_503_599_627_370_496.0;
 
 /// Appends `v` as serde_json writes it and returns `true`, or returns `false` without writing
-/// when `v` has no short decimal form (or is zero, non-finite, or too large or small).
+/// when `v` has no short decimal form (or is zero, non-finite, too large or small, or takes
+/// more than 16 characters).
 pub(crate) fn write(out: &mut Vec<u8>, v: f64) -> bool {
     let magnitude = v.abs();
     // NaN is in no range; zero (and its sign) is left to serde_json.
@@ -38,43 +39,52 @@ pub(crate) fn write(out: &mut Vec<u8>, v: f64) -> bool {
         let digits = (scaled + 0.5) as i64;
         if digits as f64 / scale == magnitude {
             // Not negative: `magnitude` is not.
-            write_digits(out, v < 0.0, digits.unsigned_abs(), point);
-            return true;
+            return write_digits(out, v < 0.0, digits.unsigned_abs(), point);
         }
     }
     false
 }
 
-/// `digits` with a decimal point `point` digits from the right (`.0` when `point` is 0).
-fn write_digits(out: &mut Vec<u8>, negative: bool, mut digits: u64, point: usize) {
-    // At most 16 digits (below 2^52), a point, a trailing zero and a sign.
-    let mut text = [b'0'; 20];
-    let mut at = text.len();
+/// `digits` with a decimal point `point` digits from the right (`.0` when `point` is 0), or
+/// `false` when that takes more than 16 bytes.
+///
+/// The text is built in a register, most significant character in the lowest byte, and
+/// stored with one 16-byte write: assembling it byte by byte on the stack and copying it
+/// would read back narrow stores with a wide load, which stalls store forwarding.
+fn write_digits(out: &mut Vec<u8>, negative: bool, mut digits: u64, point: usize) -> bool {
+    let mut text: u128 = 0;
+    let mut len = 0;
+    let mut prepend = |text: &mut u128, byte: u8| {
+        *text = *text << 8 | u128::from(byte);
+        len += 1;
+    };
     if point == 0 {
-        at -= 2;
-        text[at] = b'.';
+        prepend(&mut text, b'0');
+        prepend(&mut text, b'.');
     } else {
         for _ in 0..point {
-            at -= 1;
-            text[at] = b'0' + (digits % 10) as u8;
+            prepend(&mut text, b'0' + (digits % 10) as u8);
             digits /= 10;
         }
-        at -= 1;
-        text[at] = b'.';
+        prepend(&mut text, b'.');
     }
     loop {
-        at -= 1;
-        text[at] = b'0' + (digits % 10) as u8;
+        prepend(&mut text, b'0' + (digits % 10) as u8);
         digits /= 10;
         if digits == 0 {
             break;
         }
     }
     if negative {
-        at -= 1;
-        text[at] = b'-';
+        prepend(&mut text, b'-');
     }
-    super::compact_json::append_short(out, &text[at..]);
+    if len > 16 {
+        return false;
+    }
+    let end = out.len() + len;
+    out.extend_from_slice(&text.to_le_bytes());
+    out.truncate(end);
+    true
 }
 
 #[cfg(test)]
@@ -108,7 +118,7 @@ mod tests {
             (0.25, "0.25"),
             (0.0001, "0.0001"),
             (1532.0, "1532.0"),
-            (999_999_999_999_999.0, "999999999999999.0"),
+            (99_999_999_999_999.0, "99999999999999.0"),
             (123_456_789.125, "123456789.125"),
         ] {
             assert_eq!(ours(v).as_deref(), Some(text));
@@ -131,6 +141,8 @@ mod tests {
             f64::INFINITY,
             f64::NEG_INFINITY,
             123_456_789.123_45,
+            // 17 characters.
+            999_999_999_999_999.0,
         ] {
             assert_eq!(ours(v), None, "{v:e}");
         }
