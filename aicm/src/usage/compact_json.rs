@@ -56,7 +56,6 @@ const SHORT: usize = 16;
 #[inline(always)]
 fn write_short(out: &mut Vec<u8>, s: &[u8]) -> bool {
     let len = s.len();
-    let start = out.len();
     match len {
         8..=SHORT => {
             let (first, last) = (word::<8>(s, 0), word::<8>(s, len - 8));
@@ -65,11 +64,7 @@ fn write_short(out: &mut Vec<u8>, s: &[u8]) -> bool {
             {
                 return false;
             }
-            out.reserve(SHORT + 2);
-            out.push(b'"');
-            out.extend_from_slice(&first);
-            out.truncate(start + len - 7);
-            out.extend_from_slice(&last);
+            push_overlapping(out, len, first, last);
         }
         4..8 => {
             let (first, last) = (word::<4>(s, 0), word::<4>(s, len - 4));
@@ -78,11 +73,7 @@ fn write_short(out: &mut Vec<u8>, s: &[u8]) -> bool {
             if special_bytes(both) != 0 {
                 return false;
             }
-            out.reserve(SHORT + 2);
-            out.push(b'"');
-            out.extend_from_slice(&first);
-            out.truncate(start + len - 3);
-            out.extend_from_slice(&last);
+            push_overlapping(out, len, first, last);
         }
         1..4 => {
             // Three reads cover one to three bytes: `a` in every byte of the probe, then `b`
@@ -111,6 +102,18 @@ fn write_short(out: &mut Vec<u8>, s: &[u8]) -> bool {
         out.push(b'"');
     }
     true
+}
+
+/// Appends a quote and a string of `len` bytes given as its first and last `N` bytes, which
+/// overlap when `len < 2 * N`: the second store overwrites the overlap.
+#[inline(always)]
+fn push_overlapping<const N: usize>(out: &mut Vec<u8>, len: usize, first: [u8; N], last: [u8; N]) {
+    let start = out.len();
+    out.reserve(SHORT + 2);
+    out.push(b'"');
+    out.extend_from_slice(&first);
+    out.truncate(start + 1 + len - N);
+    out.extend_from_slice(&last);
 }
 
 /// The `N` bytes of `s` from `at` (in bounds by the caller's length check).
