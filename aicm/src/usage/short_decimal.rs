@@ -7,18 +7,23 @@
 //! every other float to serde_json.
 //!
 //! Why the output is serde_json's: serde_json prints the shortest decimal that reads back as
-//! the same `f64` (ties to the nearest), in plain notation below `1e16`, with `.0` after an
-//! integer. For `|v| < 2^52 / 10^d`, the doubles adjacent to `v` are less than `10^-d` apart,
-//! so at most one decimal with `d` fraction digits reads back as `v`; it is `round(v * 10^d)`
-//! scaled down, and `m as f64 / 10^d == v` (both operands exact, the division correctly
-//! rounded, like parsing) says whether it does. The first `d` for which it does gives the
-//! fewest fraction digits, hence the fewest significant digits: the shortest form, and its
-//! last digit is not zero (else `d - 1` would have matched).
+//! the same `f64` (of equally short ones, the nearest), in plain notation below `1e16`, with
+//! `.0` after an integer. Take `d` fraction digits and `s = |v| * 10^d < 2^50`:
+//! - the doubles next to `v` are less than `10^-d` apart (`ulp(v) <= |v| * 2^-52`), so at
+//!   most one decimal `M / 10^d` reads back as `v`;
+//! - if one does, `|s - M| <= s * 2^-53`, and the computed product is within another
+//!   `s * 2^-53` of `s`: within 1/4 of `M` in all, so rounding the product finds `M`;
+//! - `M as f64 / 10^d == v` (both operands exact, the division correctly rounded, like
+//!   parsing) says whether `M / 10^d` reads back as `v`.
+//!
+//! The first `d` that passes gives the fewest fraction digits, hence the fewest significant
+//! digits: the shortest form. Its last digit is not zero, else `d - 1` would have passed.
 
 /// The powers of ten tried, as fraction digits `0..=4`.
 const SCALES: [f64; 5] = [1.0, 10.0, 100.0, 1_000.0, 10_000.0];
-/// `2^52`: below it, a scaled value identifies one decimal (see the module doc).
-const EXACT_BELOW: f64 = 4_503_599_627_370_496.0;
+/// `2^50`: below it, rounding a scaled value finds the one decimal that can read back as it
+/// (see the module doc).
+const EXACT_BELOW: f64 = 1_125_899_906_842_624.0;
 
 /// Appends `v` as serde_json writes it and returns `true`, or returns `false` without writing
 /// when `v` has no short decimal form (or is zero, non-finite, too large or small, or takes
@@ -150,7 +155,19 @@ mod tests {
 
     #[test]
     fn the_neighbours_of_short_decimals_are_never_mistaken_for_them() {
-        for v in [0.1f64, 0.3, 12.5, 1e-4, 0.0003, 99.99, 1e14 + 0.5, 4.2e11] {
+        // The last ones scale past 2^50 at their first fraction digit.
+        for v in [
+            0.1f64,
+            0.3,
+            12.5,
+            1e-4,
+            0.0003,
+            99.99,
+            1e14 + 0.5,
+            4.2e11,
+            250_000_000_000_000.3,
+            999_999_999_999_999.9,
+        ] {
             for neighbour in [v.next_down(), v.next_up()] {
                 agrees(neighbour).unwrap();
                 agrees(-neighbour).unwrap();
