@@ -25,9 +25,20 @@ pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     }
 }
 
+/// Appends `"key":`, after a comma unless it is the first of its object.
+#[inline(always)]
+fn write_key(out: &mut Vec<u8>, first: bool, key: &str) {
+    if !write_short_key(out, first, key.as_bytes()) {
+        if !first {
+            out.push(b',');
+        }
+        write_long(out, key);
+        out.push(b':');
+    }
+}
+
 /// A string longer than [`SHORT`] bytes, or one with characters to escape (those are written
-/// by serde_json). Kept out of line so that the short path of [`write_str`] stays small
-/// enough to inline.
+/// by serde_json). Kept out of line so that the short paths stay small enough to inline.
 #[inline(never)]
 fn write_long(out: &mut Vec<u8>, s: &str) {
     if needs_no_escape(s) {
@@ -41,66 +52,70 @@ fn write_long(out: &mut Vec<u8>, s: &str) {
     }
 }
 
-/// The longest string [`write_short`] takes.
+/// The longest string [`write_short`] and [`write_short_key`] take.
 const SHORT: usize = 16;
 
-/// Appends `s` quoted and returns `true` when it is at most [`SHORT`] bytes and needs no
-/// escaping; otherwise writes nothing and returns `false`.
+/// Whether `s` is at most [`SHORT`] bytes with nothing to escape.
 ///
-/// Most strings of a record are short: model names, customer keys, context keys and values.
-/// For them a byte loop and a `memcpy` call cost more than the string itself. Here the check
-/// and the copy use two fixed-size loads that overlap to cover any length, and two stores
-/// straight into `out` (the second overwrites the overlap). Nothing is assembled on the stack
-/// first: reading back a block built from smaller stores stalls store forwarding, which
-/// made an earlier version slower despite fewer instructions.
+/// Most strings of a record are short: field names, model names, customer keys, context keys
+/// and values. For them a byte loop costs more than the string itself, so the check uses two
+/// fixed-size loads that overlap to cover any length.
 #[inline(always)]
-fn write_short(out: &mut Vec<u8>, s: &[u8]) -> bool {
+fn is_short_and_plain(s: &[u8]) -> bool {
     let len = s.len();
     match len {
         8..=SHORT => {
-            let (first, last) = (word::<8>(s, 0), word::<8>(s, len - 8));
-            if special_bytes(u64::from_le_bytes(first)) | special_bytes(u64::from_le_bytes(last))
-                != 0
-            {
-                return false;
-            }
-            push_overlapping(out, len, first, last);
+            special_bytes(u64::from_le_bytes(word::<8>(s, 0)))
+                | special_bytes(u64::from_le_bytes(word::<8>(s, len - 8)))
+                == 0
         }
         4..8 => {
-            let (first, last) = (word::<4>(s, 0), word::<4>(s, len - 4));
-            let both =
-                u64::from(u32::from_le_bytes(first)) | u64::from(u32::from_le_bytes(last)) << 32;
-            if special_bytes(both) != 0 {
-                return false;
-            }
-            push_overlapping(out, len, first, last);
+            let both = u64::from(u32::from_le_bytes(word::<4>(s, 0)))
+                | u64::from(u32::from_le_bytes(word::<4>(s, len - 4))) << 32;
+            special_bytes(both) == 0
         }
         1..4 => {
             // Three reads cover one to three bytes: `a` in every byte of the probe, then `b`
             // and `c` in the second and third.
             let (a, b, c) = (s[0], s[len / 2], s[len - 1]);
             let spread = |byte: u8| u64::from(byte) * 0x0101_0101_0101_0101;
-            if special_bytes(spread(a) ^ (u64::from(a ^ b) << 8) ^ (u64::from(a ^ c) << 16)) != 0 {
-                return false;
-            }
+            special_bytes(spread(a) ^ (u64::from(a ^ b) << 8) ^ (u64::from(a ^ c) << 16)) == 0
+        }
+        0 => true,
+        _ => false,
+    }
+}
+
+/// Appends `s` quoted and returns `true` when [`is_short_and_plain`]; otherwise writes
+/// nothing and returns `false`.
+///
+/// The copy is the check's two loads stored straight into `out`, the second overwriting the
+/// overlap. Nothing is assembled on the stack first: reading back a block built from smaller
+/// stores stalls store forwarding, which made an earlier version slower despite fewer
+/// instructions. (The zeroed slot of [`write_short_key`] was slower here, measured.)
+#[inline(always)]
+fn write_short(out: &mut Vec<u8>, s: &[u8]) -> bool {
+    if !is_short_and_plain(s) {
+        return false;
+    }
+    let len = s.len();
+    match len {
+        8..=SHORT => push_overlapping(out, len, word::<8>(s, 0), word::<8>(s, len - 8)),
+        4..8 => push_overlapping(out, len, word::<4>(s, 0), word::<4>(s, len - 4)),
+        1..4 => {
             out.reserve(SHORT + 2);
             out.push(b'"');
-            out.push(a);
+            out.push(s[0]);
             if len > 1 {
-                out.push(b);
+                out.push(s[len / 2]);
             }
             if len > 2 {
-                out.push(c);
+                out.push(s[len - 1]);
             }
         }
-        0 => {}
-        _ => return false,
+        _ => out.push(b'"'),
     }
-    if len == 0 {
-        out.extend_from_slice(b"\"\"");
-    } else {
-        out.push(b'"');
-    }
+    out.push(b'"');
     true
 }
 
@@ -114,6 +129,61 @@ fn push_overlapping<const N: usize>(out: &mut Vec<u8>, len: usize, first: [u8; N
     out.extend_from_slice(&first);
     out.truncate(start + 1 + len - N);
     out.extend_from_slice(&last);
+}
+
+/// Bytes [`write_short_key`] opens at the end of `out`: a comma, a short key in its quotes
+/// and a colon, rounded up.
+const KEY_SLOT: usize = 24;
+
+/// Appends `"key":` (after a comma unless `first`) and returns `true` when the key
+/// [`is_short_and_plain`]; otherwise writes nothing and returns `false`.
+///
+/// A key comes with a comma and a colon, three pushes with a capacity check each. Here `out`
+/// grows once by a zeroed [`KEY_SLOT`]; the comma, the quotes, the check's two loads and the
+/// colon are stored into it at offsets known to be in bounds (a comma that is not due is
+/// overwritten by the quote), and the unused end is cut off. Measured against pushing the
+/// comma and the colon with [`write_short`] (scratch program, owned record through
+/// `Serialize`, min per call): 0.308–0.329 µs against 0.329–0.335.
+#[inline(always)]
+fn write_short_key(out: &mut Vec<u8>, first: bool, key: &[u8]) -> bool {
+    if !is_short_and_plain(key) {
+        return false;
+    }
+    let len = key.len();
+    let start = out.len();
+    out.resize(start + KEY_SLOT, 0);
+    let Some(slot) = out
+        .get_mut(start..)
+        .and_then(|s| s.first_chunk_mut::<KEY_SLOT>())
+    else {
+        // Not reached: `out` was just grown by `KEY_SLOT`.
+        out.truncate(start);
+        return false;
+    };
+    let open = usize::from(!first);
+    slot[0] = b',';
+    slot[open] = b'"';
+    let text = open + 1;
+    match len {
+        8..=SHORT => {
+            slot[text..text + 8].copy_from_slice(&word::<8>(key, 0));
+            slot[text + len - 8..text + len].copy_from_slice(&word::<8>(key, len - 8));
+        }
+        4..8 => {
+            slot[text..text + 4].copy_from_slice(&word::<4>(key, 0));
+            slot[text + len - 4..text + len].copy_from_slice(&word::<4>(key, len - 4));
+        }
+        1..4 => {
+            slot[text] = key[0];
+            slot[text + len / 2] = key[len / 2];
+            slot[text + len - 1] = key[len - 1];
+        }
+        _ => {}
+    }
+    slot[text + len] = b'"';
+    slot[text + len + 1] = b':';
+    out.truncate(start + text + len + 2);
+    true
 }
 
 /// The `N` bytes of `s` from `at` (in bounds by the caller's length check).
@@ -436,16 +506,25 @@ impl ser::SerializeMap for Compound<'_, '_> {
     type Error = Error;
 
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Error> {
-        self.comma();
+        let first = std::mem::replace(&mut self.first, false);
         let out = &mut *self.writer.out;
-        match key.serialize(StrKey { out: &mut *out }) {
+        match key.serialize(StrKey {
+            out: &mut *out,
+            first,
+        }) {
             Ok(()) => Ok(()),
-            Err(NotAStr) => write_other_key(out, key),
+            Err(NotAStr) => {
+                if !first {
+                    out.push(b',');
+                }
+                write_other_key(out, key)?;
+                out.push(b':');
+                Ok(())
+            }
         }
     }
 
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Error> {
-        self.writer.out.push(b':');
         value.serialize(&mut *self.writer)
     }
 
@@ -468,9 +547,8 @@ impl ser::SerializeStruct for Compound<'_, '_> {
                 out: &mut *self.writer.out,
             });
         }
-        self.comma();
-        write_str(self.writer.out, key);
-        self.writer.out.push(b':');
+        write_key(self.writer.out, self.first, key);
+        self.first = false;
         value.serialize(&mut *self.writer)
     }
 
@@ -536,10 +614,12 @@ impl ser::Error for NotAStr {
     }
 }
 
-/// Writes a key that serialises as a string (directly or through a newtype); refuses
-/// everything else without writing anything.
+/// Writes a key that serialises as a string (directly or through a newtype) with its comma
+/// and colon; refuses everything else without writing anything.
 struct StrKey<'o> {
     out: &'o mut Vec<u8>,
+    /// The object's first key: no comma before it.
+    first: bool,
 }
 
 macro_rules! refuse {
@@ -564,7 +644,7 @@ impl ser::Serializer for StrKey<'_> {
     type SerializeStructVariant = Impossible<(), NotAStr>;
 
     fn serialize_str(self, v: &str) -> Result<(), NotAStr> {
-        write_str(self.out, v);
+        write_key(self.out, self.first, v);
         Ok(())
     }
 
@@ -950,6 +1030,40 @@ mod tests {
         }
         assert_eq!(short(&[b'a'; SHORT + 1]), None);
         assert_eq!(ours(&"日本語のモデル"), theirs(&"日本語のモデル"));
+    }
+
+    #[test]
+    fn short_keys_come_with_their_comma_and_colon_or_are_left_alone() {
+        let key = |first: bool, text: &[u8]| {
+            let mut out = b"{".to_vec();
+            write_short_key(&mut out, first, text).then_some(out)
+        };
+        for len in 0..=SHORT {
+            let text: Vec<u8> = (0..len).map(|i| b'a' + (i as u8 % 7)).collect();
+            for first in [true, false] {
+                let mut expected = if first {
+                    b"{\"".to_vec()
+                } else {
+                    b"{,\"".to_vec()
+                };
+                expected.extend_from_slice(&text);
+                expected.extend_from_slice(b"\":");
+                assert_eq!(
+                    key(first, &text),
+                    Some(expected),
+                    "length {len}, first {first}"
+                );
+                for at in 0..len {
+                    let mut text = text.clone();
+                    text[at] = b'"';
+                    assert_eq!(key(first, &text), None, "{len} {at}");
+                }
+            }
+        }
+        assert_eq!(key(false, &[b'a'; SHORT + 1]), None);
+        // Long and escaped keys, after a comma, through `write_key`'s fallback.
+        let map = BTreeMap::from([("a", 1), ("quo\"te", 2), ("a key longer than sixteen", 3)]);
+        assert_eq!(ours(&map), theirs(&map));
     }
 
     #[test]
