@@ -417,6 +417,7 @@ impl<'w, 'a> ser::Serializer for &'w mut Writer<'a> {
         })
     }
 
+    #[inline(always)]
     fn serialize_struct(self, name: &'static str, len: usize) -> Result<Compound<'w, 'a>, Error> {
         if name == RAW_VALUE_TOKEN {
             return Ok(Compound {
@@ -537,6 +538,11 @@ impl ser::SerializeStruct for Compound<'_, '_> {
     type Ok = ();
     type Error = Error;
 
+    // Inlined into the struct's `Serialize` (serde_derive passes each key as a literal), so
+    // the key's length check, escape check and copy fold into constant stores, as with
+    // `#[usage(write_fields)]`: 3,162 -> 2,845 instructions per typed `track_with` of the
+    // benchmark record (callgrind), scratch program min per call 0.315-0.327 -> 0.289-0.293 us.
+    #[inline(always)]
     fn serialize_field<T: Serialize + ?Sized>(
         &mut self,
         key: &'static str,
@@ -552,6 +558,7 @@ impl ser::SerializeStruct for Compound<'_, '_> {
         value.serialize(&mut *self.writer)
     }
 
+    #[inline(always)]
     fn end(self) -> Result<(), Error> {
         self.finish()
     }
