@@ -540,8 +540,9 @@ impl ser::SerializeStruct for Compound<'_, '_> {
 
     // Inlined into the struct's `Serialize` (serde_derive passes each key as a literal), so
     // the key's length check, escape check and copy fold into constant stores, as with
-    // `#[usage(write_fields)]`: 3,162 -> 2,845 instructions per typed `track_with` of the
-    // benchmark record (callgrind), scratch program min per call 0.315-0.327 -> 0.289-0.293 us.
+    // `#[usage(write_fields)]`. With `serialize_struct` and `end` inlined too: 3,162 -> 2,807
+    // instructions per typed `track_with` of the benchmark record (callgrind), criterion
+    // median 0.35 -> 0.31 us.
     #[inline(always)]
     fn serialize_field<T: Serialize + ?Sized>(
         &mut self,
