@@ -275,6 +275,19 @@ macro_rules! delegate {
     };
 }
 
+/// Integers are written with `itoa`, as serde_json writes them, but straight into the buffer:
+/// going through serde_json's serializer adds its `io::Write` plumbing to every integer field.
+macro_rules! integers {
+    ($($method:ident($ty:ty)),* $(,)?) => {
+        $(
+            fn $method(self, v: $ty) -> Result<(), Error> {
+                self.out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+                Ok(())
+            }
+        )*
+    };
+}
+
 impl<'w, 'a> ser::Serializer for &'w mut Writer<'a> {
     type Ok = ();
     type Error = Error;
@@ -288,6 +301,11 @@ impl<'w, 'a> ser::Serializer for &'w mut Writer<'a> {
 
     delegate!(
         serialize_bool(bool),
+        serialize_f32(f32),
+        serialize_bytes(&[u8])
+    );
+
+    integers!(
         serialize_i8(i8),
         serialize_i16(i16),
         serialize_i32(i32),
@@ -298,8 +316,6 @@ impl<'w, 'a> ser::Serializer for &'w mut Writer<'a> {
         serialize_u32(u32),
         serialize_u64(u64),
         serialize_u128(u128),
-        serialize_f32(f32),
-        serialize_bytes(&[u8]),
     );
 
     fn serialize_f64(self, v: f64) -> Result<(), Error> {
