@@ -279,7 +279,7 @@ fn json_writer(attrs: &UsageAttrs, matched: &[MatchedField<'_>]) -> Option<Token
         }
         quote! {
             let mut __aicm_first = true;
-            #out.push(b'{');
+            #out.extend_from_slice(b"{");
             #(#steps)*
         }
     } else {
@@ -295,7 +295,9 @@ fn json_writer(attrs: &UsageAttrs, matched: &[MatchedField<'_>]) -> Option<Token
                 #write_value(#out, &self.#ident)?;
             }
         });
-        let open = fields.is_empty().then(|| quote!(#out.push(b'{');));
+        let open = fields
+            .is_empty()
+            .then(|| quote!(#out.extend_from_slice(b"{");));
         quote! {
             #open
             #(#steps)*
@@ -305,10 +307,10 @@ fn json_writer(attrs: &UsageAttrs, matched: &[MatchedField<'_>]) -> Option<Token
         #[inline]
         fn write_json(
             &self,
-            #out: &mut ::std::vec::Vec<u8>,
+            #out: &mut #krate::__private::BytesMut,
         ) -> ::core::result::Result<(), #krate::__private::serde_json::Error> {
             #body
-            #out.push(b'}');
+            #out.extend_from_slice(b"}");
             ::core::result::Result::Ok(())
         }
     })

@@ -7,6 +7,7 @@ use crate::{TrackError, Usage};
 pub use crate::conform;
 pub use crate::conform::support::{Checker, FieldConforms, SchemaCell, check_field};
 pub use crate::tracker::TrackContext;
+pub use bytes::BytesMut;
 pub use serde;
 pub use serde_json;
 
@@ -32,7 +33,7 @@ where
 /// One field value of a derived [`Usage::write_json`]: compact JSON, as serde_json writes it.
 #[inline]
 pub fn write_value<T: serde::Serialize + ?Sized>(
-    out: &mut Vec<u8>,
+    out: &mut BytesMut,
     value: &T,
 ) -> Result<(), serde_json::Error> {
     crate::usage::compact_json::write(out, value)

@@ -1,11 +1,13 @@
 //! What `track` accepts: typed `#[derive(Usage)]` records and dynamic JSON objects.
 
+use bytes::BytesMut;
 use serde_json::{Map, Value};
 
 pub(crate) mod compact_json;
 mod short_decimal;
 
 use crate::TrackError;
+use crate::delivery::body_arena::{self, Chunk};
 use crate::tracker::TrackContext;
 
 /// A usage record type whose fields the compiler has checked against a schema.
@@ -39,7 +41,7 @@ pub trait Usage: serde::Serialize {
     /// constant with its quotes, escapes and colon, and none of serde's per-field calls.
     #[doc(hidden)]
     #[inline]
-    fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+    fn write_json(&self, out: &mut BytesMut) -> Result<(), serde_json::Error> {
         compact_json::write(out, self)
     }
 }
@@ -56,24 +58,24 @@ pub trait IntoUsage {
 }
 
 /// A usage whose every error is settled: its JSON object, serialised by `track` on the
-/// caller's thread.
+/// caller's thread, straight into the chunk the queue keeps it in.
 ///
 /// Serialising here rather than on the delivery worker is a performance choice: the caller's
 /// temporaries (the record's `String`s, a `json!` map) are then freed on the thread that
 /// allocated them, where the allocator's per-thread cache makes them cheap, and the queue
 /// carries one packed slice per record instead of one allocation per field.
 #[doc(hidden)]
-pub struct PreparedUsage(pub(crate) Vec<u8>);
+pub struct PreparedUsage(pub(crate) Chunk);
 
 impl PreparedUsage {
-    /// Serialises `usage` into this thread's scratch buffer.
+    /// Serialises `usage` into this thread's record chunk.
     pub(crate) fn serialize<T: serde::Serialize + ?Sized>(
         usage: &T,
     ) -> Result<PreparedUsage, TrackError> {
         Self::write_with(|buffer| compact_json::write(buffer, usage))
     }
 
-    /// Writes a typed record into this thread's scratch buffer with [`Usage::write_json`].
+    /// Writes a typed record into this thread's record chunk with [`Usage::write_json`].
     pub(crate) fn serialize_typed<T: Usage + ?Sized>(
         usage: &T,
     ) -> Result<PreparedUsage, TrackError> {
@@ -81,46 +83,15 @@ impl PreparedUsage {
     }
 
     fn write_with(
-        write: impl FnOnce(&mut Vec<u8>) -> Result<(), serde_json::Error>,
+        write: impl FnOnce(&mut BytesMut) -> Result<(), serde_json::Error>,
     ) -> Result<PreparedUsage, TrackError> {
-        let mut buffer = scratch::take();
-        match write(&mut buffer) {
-            Ok(()) => Ok(PreparedUsage(buffer)),
+        let mut chunk = body_arena::take();
+        match write(chunk.bytes()) {
+            Ok(()) => Ok(PreparedUsage(chunk)),
             Err(e) => {
-                scratch::give_back(buffer);
+                chunk.abandon();
                 Err(TrackError::Serialize(e.to_string()))
             }
-        }
-    }
-}
-
-/// One reusable serialisation buffer per thread, so that preparing a record allocates only
-/// the exact-size copy the queue keeps.
-pub(crate) mod scratch {
-    use std::cell::Cell;
-
-    /// Larger buffers are not kept: one huge record must not pin its memory to a thread.
-    const KEEP_AT_MOST: usize = 64 * 1024;
-
-    thread_local! {
-        static BUFFER: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
-    }
-
-    /// The thread's buffer, empty. A nested `track` (from a `Serialize` impl) finds none and
-    /// gets a fresh one.
-    pub(crate) fn take() -> Vec<u8> {
-        let mut buffer = BUFFER.take();
-        buffer.clear();
-        if buffer.capacity() == 0 {
-            buffer.reserve(512);
-        }
-        buffer
-    }
-
-    /// Returns a buffer for the next record on this thread.
-    pub(crate) fn give_back(buffer: Vec<u8>) {
-        if buffer.capacity() <= KEEP_AT_MOST {
-            BUFFER.set(buffer);
         }
     }
 }

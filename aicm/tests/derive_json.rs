@@ -14,14 +14,14 @@ use serde_json::json;
 
 /// `write_json`'s bytes, checked against serde_json's and returned.
 fn written<T: Usage>(record: &T) -> String {
-    let mut out = Vec::new();
+    let mut out = aicm::__private::BytesMut::new();
     record.write_json(&mut out).unwrap();
     let expected = serde_json::to_vec(record).unwrap();
     assert_eq!(
         String::from_utf8_lossy(&out),
         String::from_utf8_lossy(&expected)
     );
-    String::from_utf8(out).unwrap()
+    String::from_utf8(out.to_vec()).unwrap()
 }
 
 #[derive(Serialize, Usage)]
@@ -238,10 +238,10 @@ hand_written!(SerializeWritten, schema = r#"{"tokens": "int"}"#);
 
 #[test]
 fn write_fields_writes_the_checked_fields_and_the_default_calls_serialize() {
-    let mut out = Vec::new();
+    let mut out = aicm::__private::BytesMut::new();
     FieldsWritten { tokens: 4 }.write_json(&mut out).unwrap();
-    assert_eq!(out, br#"{"tokens":4}"#);
+    assert_eq!(out, &br#"{"tokens":4}"#[..]);
     out.clear();
     SerializeWritten { tokens: 4 }.write_json(&mut out).unwrap();
-    assert_eq!(out, br#""not the fields""#);
+    assert_eq!(out, &br#""not the fields""#[..]);
 }

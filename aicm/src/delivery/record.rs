@@ -8,7 +8,7 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use crate::tracker::TrackerCore;
-use crate::usage::{PreparedUsage, compact_json, scratch};
+use crate::usage::{PreparedUsage, compact_json};
 
 /// The id the server deduplicates a record on: fixed when `track` is called, never changed by a
 /// retry. Displays as 32 lowercase hex digits (a v4 UUID without dashes), or as the id given to
@@ -175,21 +175,20 @@ impl QueuedRecord {
         customer_key: Option<&str>,
         context: Option<&Value>,
     ) -> Result<Bytes, serde_json::Error> {
-        let PreparedUsage(mut out) = usage;
+        let PreparedUsage(mut chunk) = usage;
+        let out = chunk.bytes();
         if let Some(key) = customer_key {
             out.extend_from_slice(b",\"client_customer_key\":");
-            write_json_str(&mut out, key);
+            compact_json::write_str(out, key);
         }
-        let written = match context {
-            Some(context) => {
-                out.extend_from_slice(b",\"context\":");
-                compact_json::write(&mut out, context)
+        if let Some(context) = context {
+            out.extend_from_slice(b",\"context\":");
+            if let Err(e) = compact_json::write(out, context) {
+                chunk.abandon();
+                return Err(e);
             }
-            None => Ok(()),
-        };
-        let body = written.map(|()| super::body_arena::store(&out));
-        scratch::give_back(out);
-        body
+        }
+        Ok(chunk.finish())
     }
 
     /// An owned copy for callbacks.

@@ -19,6 +19,8 @@
 //! The first `d` that passes gives the fewest fraction digits, hence the fewest significant
 //! digits: the shortest form. Its last digit is not zero, else `d - 1` would have passed.
 
+use super::compact_json::Out;
+
 /// The powers of ten tried, as fraction digits `0..=4`.
 const SCALES: [f64; 5] = [1.0, 10.0, 100.0, 1_000.0, 10_000.0];
 /// `2^50`: below it, rounding a scaled value finds the one decimal that can read back as it
@@ -28,7 +30,7 @@ const EXACT_BELOW: f64 = 1_125_899_906_842_624.0;
 /// Appends `v` as serde_json writes it and returns `true`, or returns `false` without writing
 /// when `v` has no short decimal form (or is zero, non-finite, too large or small, or takes
 /// more than 16 characters).
-pub(crate) fn write(out: &mut Vec<u8>, v: f64) -> bool {
+pub(crate) fn write<O: Out + ?Sized>(out: &mut O, v: f64) -> bool {
     let magnitude = v.abs();
     // NaN is in no range; zero (and its sign) is left to serde_json.
     if !(1e-4..1e15).contains(&magnitude) {
@@ -56,7 +58,12 @@ pub(crate) fn write(out: &mut Vec<u8>, v: f64) -> bool {
 /// The text is built in a register, most significant character in the lowest byte, and
 /// stored with one 16-byte write: assembling it byte by byte on the stack and copying it
 /// would read back narrow stores with a wide load, which stalls store forwarding.
-fn write_digits(out: &mut Vec<u8>, negative: bool, mut digits: u64, point: usize) -> bool {
+fn write_digits<O: Out + ?Sized>(
+    out: &mut O,
+    negative: bool,
+    mut digits: u64,
+    point: usize,
+) -> bool {
     let mut text: u128 = 0;
     let mut len = 0;
     let mut prepend = |text: &mut u128, byte: u8| {
