@@ -144,7 +144,7 @@ fn write_key<O: Out + ?Sized>(out: &mut O, first: bool, key: &str) {
 /// length update, where [`write_in_slot`] updates the length twice and checks the slot's
 /// bounds. Measured on the owned record through `Serialize` (callgrind 2,561 -> 2,485
 /// instructions per `track_with`; scratch program, fastest of 10 rounds, four alternating
-/// runs: 0.283–0.286 µs against 0.298–0.303).
+/// runs: 0.283–0.286 µs against 0.298–0.318).
 ///
 /// [`SerializeStruct::serialize_field`]: ser::SerializeStruct::serialize_field
 #[inline(always)]
