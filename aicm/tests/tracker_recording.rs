@@ -222,3 +222,122 @@ async fn works_inside_a_multi_thread_runtime() {
     assert_eq!(recording.records_async().await.len(), 1000);
     tracker.close().unwrap();
 }
+
+/// Records whose hand-written `Serialize` tracks another record on the same thread, or fails
+/// half-way. `track` serialises into the thread's body chunk, which a record holds while it is
+/// written: neither case may leak bytes into another record.
+mod written_into_the_thread_chunk {
+    use std::cell::RefCell;
+
+    use aicm::{TrackError, TrackOptions, Tracker};
+    use serde::ser::{Error as _, SerializeMap};
+    use serde_json::json;
+
+    use super::recording_tracker;
+
+    const SCHEMA: &str = r#"{"tokens": "int"}"#;
+
+    thread_local! {
+        /// The tracker a nesting record's `Serialize` tracks its inner record on.
+        static INNER: RefCell<Option<Tracker>> = const { RefCell::new(None) };
+    }
+
+    /// Tracks `{"tokens": 2}` while writing `{"tokens": 1}`, in the middle of its object.
+    #[derive(aicm::Usage)]
+    #[usage(schema = r#"{"tokens": "int"}"#)]
+    struct Nesting {
+        tokens: i64,
+    }
+
+    impl serde::Serialize for Nesting {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut map = serializer.serialize_map(Some(1))?;
+            map.serialize_key("tokens")?;
+            INNER.with(|inner| {
+                let inner = inner.borrow();
+                let tracker = inner
+                    .as_ref()
+                    .ok_or_else(|| S::Error::custom("no tracker"))?;
+                tracker
+                    .track(json!({"tokens": self.tokens + 1}))
+                    .map_err(S::Error::custom)?;
+                Ok(())
+            })?;
+            map.serialize_value(&self.tokens)?;
+            map.end()
+        }
+    }
+
+    /// Writes `{"tokens":` and then fails.
+    #[derive(aicm::Usage)]
+    #[usage(schema = r#"{"tokens": "int"}"#)]
+    struct FailingHalfWay {
+        tokens: i64,
+    }
+
+    impl serde::Serialize for FailingHalfWay {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut map = serializer.serialize_map(Some(1))?;
+            map.serialize_key("tokens")?;
+            Err(S::Error::custom(format!("refusing {}", self.tokens)))
+        }
+    }
+
+    #[test]
+    fn a_track_nested_in_serialize_and_the_outer_record_both_arrive_whole() {
+        let (tracker, recording) = recording_tracker("chat", "svc", SCHEMA).unwrap();
+        INNER.with(|inner| *inner.borrow_mut() = Some(tracker.clone()));
+        tracker.track(json!({"tokens": 0})).unwrap();
+        tracker
+            .track_with(
+                Nesting { tokens: 1 },
+                TrackOptions::new()
+                    .client_customer_key("outer")
+                    .context(json!({"k": "v"})),
+            )
+            .unwrap();
+        tracker.track(json!({"tokens": 3})).unwrap();
+        INNER.with(|inner| inner.borrow_mut().take());
+        let records = recording.records();
+        let seen: Vec<_> = records
+            .iter()
+            .map(|r| {
+                (
+                    r.usage.clone(),
+                    r.client_customer_key.clone(),
+                    r.context.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (json!({"tokens": 0}), None, None),
+                // The inner record is accepted first: the outer one is still being written.
+                (json!({"tokens": 2}), None, None),
+                (
+                    json!({"tokens": 1}),
+                    Some("outer".to_owned()),
+                    Some(json!({"k": "v"}))
+                ),
+                (json!({"tokens": 3}), None, None),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_record_whose_serialize_fails_leaves_nothing_behind() {
+        let (tracker, recording) = recording_tracker("chat", "svc", SCHEMA).unwrap();
+        tracker.track(json!({"tokens": 1})).unwrap();
+        let err = tracker.track(FailingHalfWay { tokens: 2 }).unwrap_err();
+        assert!(
+            matches!(&err, TrackError::Serialize(message) if message.contains("refusing 2")),
+            "{err:?}"
+        );
+        tracker.track(json!({"tokens": 3})).unwrap();
+        let usages: Vec<_> = recording.records().into_iter().map(|r| r.usage).collect();
+        assert_eq!(usages, vec![json!({"tokens": 1}), json!({"tokens": 3})]);
+        let health = tracker.health();
+        assert_eq!(health.total_accepted, 2, "{health:?}");
+    }
+}
