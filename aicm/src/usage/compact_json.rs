@@ -174,7 +174,7 @@ fn write_long<O: Out + ?Sized>(out: &mut O, s: &str) {
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');
     } else {
-        // Writing into a Vec cannot fail.
+        // Writing into memory cannot fail.
         let _ = ser::Serializer::serialize_str(&mut serde_json::Serializer::new(IoOut(out)), s);
     }
 }
