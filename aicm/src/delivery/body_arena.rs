@@ -39,10 +39,14 @@ thread_local! {
 /// The thread's chunk, to write one record into with [`Chunk::bytes`], then
 /// [`Chunk::finish`] (or [`Chunk::abandon`]). A record longer than the chunk's room grows it.
 pub(crate) fn take() -> Chunk {
-    let mut chunk = CHUNK.try_with(Cell::take).ok().flatten().unwrap_or(Chunk {
-        free: BytesMut::new(),
-        next_size: FIRST_CHUNK,
-    });
+    let mut chunk = CHUNK
+        .try_with(Cell::take)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| Chunk {
+            free: BytesMut::new(),
+            next_size: FIRST_CHUNK,
+        });
     if chunk.free.capacity() < MIN_ROOM {
         // Reuses the chunk in place when every record in it has been delivered.
         chunk.free.reserve(chunk.next_size);
