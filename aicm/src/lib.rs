@@ -131,6 +131,7 @@ pub use delivery::health::{DeliveryHealth, global_delivery_health};
 pub use delivery::options::{OnFull, ParseOnFullError, defaults};
 pub use delivery::record::{DiscardedRecord, FailedRecord, ResponseId, UsageRecord};
 pub use delivery::send::Receipt;
+pub use delivery::wire::{ParseProtocolError, Protocol};
 pub use error::{Error, FlushError, SchemaMismatch, TrackError};
 pub use public_configs::{fetch_all_configs, fetch_all_configs_blocking};
 /// The schemars version aicm implements `JsonSchema` with.

@@ -212,6 +212,14 @@ impl ConfigStore {
         }
     }
 
+    /// The API root and key this store belongs to.
+    pub(crate) fn account(&self) -> (String, ApiKey) {
+        (
+            self.inner.api.root().to_owned(),
+            self.inner.api.api_key().clone(),
+        )
+    }
+
     /// Finds `config_id`, asking the API as API.md says:
     /// - `GET /configs` with the cached ETag; 304 keeps the cached payload; 200 replaces it,
     ///   each item verified (bad ones skipped with a warning);

@@ -58,6 +58,9 @@ pub struct DeliveryHealth {
     /// How long ago the oldest row waiting in the spool was stored, in seconds: how far behind
     /// delivery is during an outage. `None` without a spool, or when it is empty.
     pub spool_oldest_age_secs: Option<f64>,
+    /// The contract of the API the worker speaks (`track` or `configs`), in a Tracker's
+    /// snapshot; `None` in a sum over workers that speak different ones.
+    pub protocol: Option<crate::Protocol>,
 }
 
 impl DeliveryHealth {
@@ -90,6 +93,7 @@ impl DeliveryHealth {
             last_success_at: last_success_at.map(format_timestamp),
             spool_depth: None,
             spool_oldest_age_secs: None,
+            protocol: None,
         }
     }
 

@@ -10,6 +10,7 @@ pub(crate) mod retry;
 pub(crate) mod send;
 #[cfg(feature = "spool")]
 pub(crate) mod spooled;
+pub(crate) mod wire;
 pub(crate) mod worker;
 
 /// Sent as `User-Agent` on every request.

@@ -479,6 +479,7 @@ mod tests {
             tracker: core.clone(),
             response_id: ResponseId::generate(),
             timestamp: SystemTime::now(),
+            service_key: None,
             body: bytes::Bytes::from_static(b"{}"),
         }
     }

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use serde_json::Value;
 
+use super::wire::{Contract, Frame};
 use crate::tracker::TrackerCore;
 use crate::usage::{PreparedUsage, compact_json};
 
@@ -147,38 +148,47 @@ pub(crate) struct QueuedRecord {
     pub tracker: Arc<TrackerCore>,
     pub response_id: ResponseId,
     pub timestamp: SystemTime,
-    /// The usage object's JSON, then `,"client_customer_key":…` and `,"context":…` when given:
-    /// serialised by `track` (see [`PreparedUsage`] for why), and packed with the bodies before
-    /// and after it ([`body_arena`](super::body_arena)).
+    /// The service key given for this record (`TrackOptions::service_key`), else the
+    /// Tracker's service id applies.
+    pub service_key: Option<Arc<str>>,
+    /// The usage object's JSON, then the customer key and `,"context":…` when given (the
+    /// customer key under the contract's name, [`Contract::customer_key_member`]): serialised
+    /// by `track` (see [`PreparedUsage`] for why), and packed with the bodies before and after
+    /// it ([`body_arena`](super::body_arena)).
     pub body: Bytes,
 }
 
 impl QueuedRecord {
-    /// Appends the record's JSON object to `out`, as API.md's `usage_records` item.
-    pub fn write_json(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"{\"config_id\":");
-        write_json_str(out, &self.tracker.config_id);
-        out.extend_from_slice(b",\"service_id\":");
-        write_json_str(out, &self.tracker.service_id);
-        out.extend_from_slice(b",\"timestamp\":\"");
-        write_timestamp(out, self.timestamp);
-        out.extend_from_slice(b"\",\"response_id\":");
-        self.response_id.write_json(out);
-        out.extend_from_slice(b",\"usage\":");
-        out.extend_from_slice(&self.body);
-        out.push(b'}');
+    /// The service key the record is sent with.
+    pub fn service_key(&self) -> &str {
+        self.service_key
+            .as_deref()
+            .unwrap_or(&self.tracker.service_id)
     }
 
-    /// The body of a record: `usage` serialised, then the customer key and context.
+    /// What the contract frames the record from.
+    pub fn frame(&self) -> Frame<'_> {
+        Frame {
+            config_id: &self.tracker.config_id,
+            service_key: self.service_key(),
+            timestamp: self.timestamp,
+            response_id: &self.response_id,
+            body: &self.body,
+        }
+    }
+
+    /// The body of a record: `usage` serialised, then the customer key (named as `contract`
+    /// names it) and context.
     pub fn body(
         usage: PreparedUsage,
+        contract: Contract,
         customer_key: Option<&str>,
         context: Option<&Value>,
     ) -> Result<Bytes, serde_json::Error> {
         let PreparedUsage(mut chunk) = usage;
         let out = chunk.bytes();
         if let Some(key) = customer_key {
-            out.extend_from_slice(b",\"client_customer_key\":");
+            out.extend_from_slice(contract.customer_key_member());
             compact_json::write_str(out, key);
         }
         if let Some(context) = context {
@@ -196,7 +206,7 @@ impl QueuedRecord {
         let parts = self.parts();
         UsageRecord {
             config_id: self.tracker.config_id.clone(),
-            service_id: self.tracker.service_id.clone(),
+            service_id: self.service_key().to_owned(),
             response_id: self.response_id.clone(),
             timestamp: self.timestamp,
             usage: parts.usage,
@@ -223,7 +233,7 @@ impl QueuedRecord {
 #[derive(serde::Deserialize)]
 struct BodyParts {
     usage: Value,
-    #[serde(default)]
+    #[serde(default, alias = "customer_key")]
     client_customer_key: Option<String>,
     #[serde(default)]
     context: Option<Value>,
@@ -233,9 +243,10 @@ struct BodyParts {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct UsageRecord {
-    /// The Tracker's config id.
+    /// The Tracker's config id (empty for a Tracker of today's API built without one).
     pub config_id: String,
-    /// The Tracker's service id.
+    /// The service id (config-based contract) or service key (today's contract): the
+    /// record's own `TrackOptions::service_key`, else the Tracker's.
     pub service_id: String,
     /// The id the server deduplicates on.
     pub response_id: ResponseId,
@@ -243,7 +254,8 @@ pub struct UsageRecord {
     pub timestamp: SystemTime,
     /// The usage object.
     pub usage: Value,
-    /// The customer the usage is for, if given.
+    /// The customer the usage is for, if given (sent as `client_customer_key` under the
+    /// config-based contract, `customer_key` under today's).
     pub client_customer_key: Option<String>,
     /// Free-form context, if given.
     pub context: Option<Value>,
@@ -276,6 +288,11 @@ pub struct FailedRecord {
     pub status: Option<u16>,
     /// The server's message, or the network error.
     pub error: String,
+    /// Today's contract: the service's status word when it refused this record in a 2xx
+    /// answer (`error`, `service_key_unknown`); `None` when the whole request failed.
+    pub record_status: Option<String>,
+    /// Today's contract: the service's messages about this record.
+    pub messages: Vec<String>,
 }
 
 pub(crate) fn write_json_str(out: &mut Vec<u8>, s: &str) {

@@ -23,6 +23,8 @@ pub(crate) struct WorkerKey {
     /// The durable spool's canonical path and the lease its loop claims with: Trackers on one
     /// file share its handle (one per process) and, with equal options, one delivery loop.
     pub spool: Option<(PathBuf, std::time::Duration)>,
+    /// The contract setting: Trackers never share a worker across contracts.
+    pub protocol: super::wire::Protocol,
 }
 
 struct Entry {

@@ -4,8 +4,10 @@
 
 use std::collections::HashSet;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
 
 use parking_lot::Mutex;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER, USER_AGENT};
@@ -13,16 +15,18 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER, USE
 use super::queue::Queue;
 use super::record::{FailedRecord, QueuedRecord};
 use super::retry::{Backoff, Verdict, classify, parse_retry_after};
+use super::wire::{Contract, RecordAnswer};
 
 /// Called with the JSON body of every 2xx answer (its `triggered_limits`; absent means none).
 pub(crate) type LimitsHook = Arc<dyn Fn(&serde_json::Value) + Send + Sync>;
 
 /// Where a worker's batches go.
 pub(crate) enum Transport {
-    /// `POST {root}/track-usage`.
+    /// `POST {root}{contract's path}`.
     Http {
         http: reqwest::Client,
-        url: String,
+        /// The API root, `https://aicostmanager.com/api/v1`.
+        root: String,
         auth: HeaderValue,
     },
     /// Kept in memory (the `testing` feature's recording tracker).
@@ -33,6 +37,9 @@ pub(crate) enum Transport {
 /// Everything needed to deliver batches for one worker.
 pub(crate) struct Sender {
     pub transport: Transport,
+    /// The contract this worker speaks: set at start, or once `Auto` has asked the service.
+    contract: OnceLock<Contract>,
+    contract_decided: tokio::sync::Notify,
     pub backoff: Backoff,
     pub max_retries: u32,
     pub timeout: Duration,
@@ -53,25 +60,34 @@ pub(crate) struct Answer {
 
 /// A flight's records encoded once: the body of the whole flight, and each record's bytes in it.
 struct Encoded {
-    body: Vec<u8>,
+    contract: Contract,
+    /// Shared by every attempt at the whole flight (a retry sends the same bytes).
+    body: Bytes,
     /// Each record's bytes in `body`, in flight order.
     spans: Vec<Range<usize>>,
+    /// Each record's response id, for matching per-record answers.
+    response_ids: Vec<String>,
 }
 
-pub(crate) const PREFIX: &[u8] = b"{\"usage_records\":[";
-pub(crate) const SUFFIX: &[u8] = b"]}";
-
 impl Sender {
+    /// `contract` is `None` while `Auto` has not decided yet ([`Sender::decide`]).
     pub fn new(
         transport: Transport,
+        contract: Option<Contract>,
         backoff: Backoff,
         max_retries: u32,
         timeout: Duration,
         queue: Arc<Queue>,
         limits_hook: Option<LimitsHook>,
     ) -> Sender {
+        let decided = OnceLock::new();
+        if let Some(contract) = contract {
+            let _ = decided.set(contract);
+        }
         Sender {
             transport,
+            contract: decided,
+            contract_decided: tokio::sync::Notify::new(),
             backoff,
             max_retries,
             timeout,
@@ -91,7 +107,7 @@ impl Sender {
             self.queue.settle(flight, records.len(), 0, None);
             return;
         }
-        let encoded = Self::encode(&records);
+        let encoded = self.encode(&records);
         // Ranges are over the flight's records; the whole flight first, halves after a refusal.
         let mut work: Vec<Range<usize>> = Vec::with_capacity(8);
         work.push(0..records.len());
@@ -99,7 +115,21 @@ impl Sender {
             let answer = self.send_with_retries(&encoded, range.clone()).await;
             match answer.verdict {
                 Verdict::Delivered => {
-                    self.queue.settle(flight, range.len(), 0, None);
+                    let outcomes = self.record_answers(
+                        encoded.contract,
+                        answer.body.as_ref(),
+                        &encoded.response_ids[range.clone()],
+                    );
+                    let mut sent = 0;
+                    for (record, outcome) in records[range.clone()].iter().zip(outcomes) {
+                        match outcome {
+                            RecordAnswer::Sent => sent += 1,
+                            RecordAnswer::Refused { status, messages } => {
+                                self.fail_refused(flight, record, answer.status, &status, messages)
+                            }
+                        }
+                    }
+                    self.queue.settle(flight, sent, 0, None);
                 }
                 Verdict::Split if range.len() > 1 => {
                     let mid = range.start + range.len() / 2;
@@ -130,18 +160,38 @@ impl Sender {
                 response_id: record.response_id,
                 event_id: None,
                 status: 200,
+                record_status: None,
+                messages: Vec::new(),
+                cost_events: Vec::new(),
             });
         }
-        let encoded = Self::encode(std::slice::from_ref(&record));
+        let encoded = self.encode(std::slice::from_ref(&record));
         let answer = self.send_with_retries(&encoded, 0..1).await;
         if answer.verdict == Verdict::Delivered {
+            let details = encoded
+                .contract
+                .receipt_details(answer.body.as_ref(), &encoded.response_ids[0]);
+            let mut outcomes = self.record_answers(
+                encoded.contract,
+                answer.body.as_ref(),
+                &encoded.response_ids,
+            );
+            if let Some(RecordAnswer::Refused { status, messages }) = outcomes.pop() {
+                let message = refusal_text(&status, &messages);
+                self.fail_refused(flight, &record, answer.status, &status, messages);
+                return Err(DeliveryFailure {
+                    status: answer.status,
+                    message,
+                });
+            }
             self.queue.settle(flight, 1, 0, None);
-            let id = record.response_id.to_string();
-            let event_id = answer.body.as_ref().and_then(|b| event_id_for(b, &id));
             return Ok(Receipt {
                 response_id: record.response_id,
-                event_id,
+                event_id: details.event_id,
                 status: answer.status.unwrap_or(200),
+                record_status: details.status,
+                messages: details.messages,
+                cost_events: details.cost_events,
             });
         }
         self.fail(
@@ -156,46 +206,107 @@ impl Sender {
         })
     }
 
+    /// The contract this worker speaks, once decided.
+    pub fn contract(&self) -> Option<Contract> {
+        self.contract.get().copied()
+    }
+
+    /// Settles `Auto`: the first decision stands.
+    pub fn decide(&self, contract: Contract) -> Contract {
+        let decided = *self.contract.get_or_init(|| contract);
+        self.contract_decided.notify_waiters();
+        decided
+    }
+
+    /// Waits until the contract is decided (the spool loop starts before `Auto` has asked).
+    #[cfg_attr(not(feature = "spool"), allow(dead_code))]
+    pub async fn decided(&self) -> Contract {
+        loop {
+            let notified = self.contract_decided.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(contract) = self.contract() {
+                return contract;
+            }
+            notified.await;
+        }
+    }
+
+    /// The contract for records of the memory queue: they exist only once a Tracker was
+    /// built, which decides it first.
+    fn queue_contract(&self) -> Contract {
+        self.contract().unwrap_or(Contract::Configs)
+    }
+
     /// Encodes every record: their bodies were serialised by `track`, so this only frames them.
-    fn encode(records: &[QueuedRecord]) -> Encoded {
-        let mut body = Vec::with_capacity(PREFIX.len() + records.len() * 300 + SUFFIX.len());
-        body.extend_from_slice(PREFIX);
+    fn encode(&self, records: &[QueuedRecord]) -> Encoded {
+        let contract = self.queue_contract();
+        let prefix = contract.batch_prefix();
+        let suffix = contract.batch_suffix();
+        let mut body = Vec::with_capacity(prefix.len() + records.len() * 300 + suffix.len());
+        body.extend_from_slice(prefix);
         let mut spans = Vec::with_capacity(records.len());
+        let mut response_ids = Vec::with_capacity(records.len());
         for (i, record) in records.iter().enumerate() {
             if i > 0 {
                 body.push(b',');
             }
             let start = body.len();
-            record.write_json(&mut body);
+            contract.write_record(&record.frame(), &mut body);
             spans.push(start..body.len());
+            response_ids.push(record.response_id.to_string());
         }
-        body.extend_from_slice(SUFFIX);
-        Encoded { body, spans }
+        body.extend_from_slice(suffix);
+        Encoded {
+            contract,
+            body: Bytes::from(body),
+            spans,
+            response_ids,
+        }
     }
 
-    fn body_for(encoded: &Encoded, range: Range<usize>) -> Vec<u8> {
+    fn body_for(encoded: &Encoded, range: Range<usize>) -> Bytes {
         if range.start == 0 && range.end == encoded.spans.len() {
             return encoded.body.clone();
         }
         let spans = &encoded.spans[range];
-        let len: usize = spans.iter().map(|s| s.len() + 1).sum();
-        let mut body = Vec::with_capacity(PREFIX.len() + len + SUFFIX.len());
-        body.extend_from_slice(PREFIX);
-        for (i, span) in spans.iter().enumerate() {
-            if i > 0 {
-                body.push(b',');
-            }
-            body.extend_from_slice(&encoded.body[span.clone()]);
+        Bytes::from(
+            encoded
+                .contract
+                .batch_body(spans.iter().map(|span| &encoded.body[span.clone()])),
+        )
+    }
+
+    /// One answer per record of a 2xx, the oddities logged once.
+    pub(crate) fn record_answers(
+        &self,
+        contract: Contract,
+        body: Option<&serde_json::Value>,
+        response_ids: &[String],
+    ) -> Vec<RecordAnswer> {
+        let outcomes = contract.read_outcomes(body, response_ids);
+        if outcomes.unreadable && self.warned.lock().insert("unreadable 2xx".to_owned()) {
+            tracing::warn!(
+                records = response_ids.len(),
+                "the service took a batch (2xx) but its answer is not the JSON the contract \
+                 describes; counted as delivered and not sent again (shown once)"
+            );
         }
-        body.extend_from_slice(SUFFIX);
-        body
+        if outcomes.unmentioned > 0 && self.warned.lock().insert("unmentioned".to_owned()) {
+            tracing::warn!(
+                records = outcomes.unmentioned,
+                "the service took a batch (2xx) whose answer does not mention every record; \
+                 those are counted as delivered (shown once)"
+            );
+        }
+        outcomes.answers
     }
 
     async fn send_with_retries(&self, encoded: &Encoded, range: Range<usize>) -> Answer {
         let body = Self::body_for(encoded, range);
         let mut attempt = 0u32;
         loop {
-            let answer = self.post(body.clone()).await;
+            let answer = self.post(encoded.contract, body.clone()).await;
             if answer.verdict != Verdict::Retry || attempt >= self.max_retries {
                 if answer.verdict == Verdict::Retry {
                     return Answer {
@@ -223,8 +334,8 @@ impl Sender {
         }
     }
 
-    async fn post(&self, body: Vec<u8>) -> Answer {
-        let answer = self.request(body).await;
+    async fn post(&self, contract: Contract, body: Bytes) -> Answer {
+        let answer = self.request(contract, body).await;
         if answer.verdict == Verdict::Delivered && matches!(self.transport, Transport::Http { .. })
         {
             self.queue.note_success();
@@ -232,11 +343,11 @@ impl Sender {
         answer
     }
 
-    /// One `POST /track-usage` of `body` and how to treat its answer. Hands a 2xx answer's
-    /// JSON to the limits hook; counts nothing (the memory queue and the spool keep their own
-    /// counters).
-    pub(crate) async fn request(&self, body: Vec<u8>) -> Answer {
-        let Transport::Http { http, url, auth } = &self.transport else {
+    /// One POST of `body` to the contract's endpoint and how to treat its answer. Hands a 2xx
+    /// answer's JSON to the limits hook; counts nothing (the memory queue and the spool keep
+    /// their own counters).
+    pub(crate) async fn request(&self, contract: Contract, body: Bytes) -> Answer {
+        let Transport::Http { http, root, auth } = &self.transport else {
             return Answer {
                 verdict: Verdict::Delivered,
                 status: Some(200),
@@ -246,7 +357,7 @@ impl Sender {
             };
         };
         let request = http
-            .post(url)
+            .post(format!("{root}{}", contract.path()))
             .header(AUTHORIZATION, auth.clone())
             .header(USER_AGENT, super::USER_AGENT_VALUE)
             .header(CONTENT_TYPE, "application/json")
@@ -290,7 +401,9 @@ impl Sender {
         };
         if verdict == Verdict::Delivered {
             let json: Option<serde_json::Value> = serde_json::from_slice(&text).ok();
-            if let (Some(hook), Some(body)) = (&self.limits_hook, &json) {
+            if let (Some(hook), Some(body)) = (&self.limits_hook, &json)
+                && contract.carries_limits(body)
+            {
                 hook(body);
             }
             return Answer {
@@ -320,12 +433,62 @@ impl Sender {
                     record: record.to_usage_record(),
                     status,
                     error: error.clone(),
+                    record_status: None,
+                    messages: Vec::new(),
                 };
                 callback(&failed);
             }
         }
         // Settle after the callbacks, so `flush`/`close` return only once they have run.
         self.queue.settle(flight, 0, records.len(), Some(error));
+    }
+
+    /// Settles one record the service refused in a 2xx answer (today's contract: `error`,
+    /// `service_key_unknown`): counted as failed, warned once per status word, handed to
+    /// `on_failed`, never retried.
+    fn fail_refused(
+        &self,
+        flight: u64,
+        record: &QueuedRecord,
+        http_status: Option<u16>,
+        status: &str,
+        messages: Vec<String>,
+    ) {
+        let error = refusal_text(status, &messages);
+        warn_refused_once(&self.warned, status, &error);
+        if let Some(callback) = &record.tracker.on_failed {
+            callback(&FailedRecord {
+                record: record.to_usage_record(),
+                status: http_status,
+                error: error.clone(),
+                record_status: Some(status.to_owned()),
+                messages,
+            });
+        }
+        self.queue.settle(flight, 0, 1, Some(error));
+    }
+}
+
+/// `service_key_unknown: Service key 'x' is not recognized.`
+pub(crate) fn refusal_text(status: &str, messages: &[String]) -> String {
+    if messages.is_empty() {
+        format!("refused by the service ({status})")
+    } else {
+        format!("{status}: {}", messages.join("; "))
+    }
+}
+
+/// Logs records refused one by one at warn level once per status word, then at debug level.
+pub(crate) fn warn_refused_once(warned: &Mutex<HashSet<String>>, status: &str, error: &str) {
+    if warned.lock().insert(format!("record {status}")) {
+        tracing::warn!(
+            status,
+            error = %error,
+            "the service refused a usage record; it is counted as failed and handed to on_failed, \
+             not retried (further refusals with this status are logged at debug level)"
+        );
+    } else {
+        tracing::debug!(status, error = %error, "the service refused a usage record");
     }
 }
 
@@ -372,6 +535,12 @@ pub struct Receipt {
     pub event_id: Option<String>,
     /// The HTTP status of the answer (2xx).
     pub status: u16,
+    /// Today's contract: the service's status for the record (`queued`, `completed`).
+    pub record_status: Option<String>,
+    /// Today's contract: the service's messages about the record.
+    pub messages: Vec<String>,
+    /// Today's contract: the costs of a `completed` record, as the service sent them.
+    pub cost_events: Vec<serde_json::Value>,
 }
 
 /// Why `deliver_now` could not deliver.
@@ -379,14 +548,6 @@ pub struct Receipt {
 pub(crate) struct DeliveryFailure {
     pub status: Option<u16>,
     pub message: String,
-}
-
-/// `{"event_ids": [{"<response_id>": "<event id>"}]}` → the event id for `response_id`.
-fn event_id_for(body: &serde_json::Value, response_id: &str) -> Option<String> {
-    body.get("event_ids")?
-        .as_array()?
-        .iter()
-        .find_map(|item| item.get(response_id)?.as_str().map(str::to_owned))
 }
 
 /// The server's message (see [`crate::api::server_message`]) with the `details` of a refusal,

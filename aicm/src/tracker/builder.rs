@@ -15,6 +15,7 @@ use crate::delivery::record::{DiscardedRecord, FailedRecord};
 use crate::delivery::registry::{self, WorkerKey};
 use crate::delivery::retry::Backoff;
 use crate::delivery::send::{LimitsHook, Sender, Transport};
+use crate::delivery::wire::{Contract, Protocol};
 use crate::delivery::worker::Worker;
 use crate::settings::{Settings, SettingsOverrides};
 use crate::tracker::context::LiveSchema;
@@ -40,6 +41,7 @@ pub struct TrackerBuilder {
     overrides: SettingsOverrides,
     options: DeliveryOptions,
     on_full: Option<OnFull>,
+    protocol: Option<Protocol>,
     on_discard: Option<Callback<DiscardedRecord>>,
     on_failed: Option<Callback<FailedRecord>>,
     http_client: Option<reqwest::Client>,
@@ -66,6 +68,7 @@ impl fmt::Debug for TrackerBuilder {
             .field("ini_path", &self.overrides.ini_path)
             .field("options", &self.options)
             .field("on_full", &self.on_full)
+            .field("protocol", &self.protocol)
             .field("spool", &self.spool)
             .finish_non_exhaustive()
     }
@@ -79,6 +82,7 @@ impl TrackerBuilder {
             overrides: SettingsOverrides::default(),
             options: DeliveryOptions::default(),
             on_full: None,
+            protocol: None,
             on_discard: None,
             on_failed: None,
             http_client: None,
@@ -172,6 +176,22 @@ impl TrackerBuilder {
         self
     }
 
+    /// Which contract of the API to speak (else `AICM_PROTOCOL`: `auto`, `track` or `configs`,
+    /// else `auto`). `Auto` asks the service once per API root and key at start-up: a
+    /// service without `GET /configs` speaks today's contract (`POST /track`). A Tracker
+    /// without a config id ([`Tracker::track_api`]) always speaks today's contract.
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = Some(protocol);
+        self
+    }
+
+    /// The service key records are sent with when `TrackOptions::service_key` does not name
+    /// one (the service id given to [`Tracker::builder`]).
+    pub fn service_key(mut self, service_key: impl Into<String>) -> Self {
+        self.service_id = service_key.into();
+        self
+    }
+
     /// Under `OnFull::Block`, give up with `TrackError::QueueFull` after this long (default:
     /// wait as long as it takes).
     pub fn block_timeout(mut self, timeout: Duration) -> Self {
@@ -253,9 +273,9 @@ impl TrackerBuilder {
     /// executor thread).
     pub fn build(self) -> Result<Tracker, Error> {
         let (prepared, worker) = self.prepare()?;
-        let Some(store) = prepared.store.clone() else {
+        if !prepared.needs_configs(&worker) {
             return prepared.finish(worker, Ok(None));
-        };
+        }
         if worker.is_current_thread() {
             registry::release(&worker);
             return Err(Error::Worker(
@@ -265,12 +285,12 @@ impl TrackerBuilder {
             ));
         }
         let (tx, rx) = std::sync::mpsc::channel();
-        let config_id = prepared.config_id.clone();
+        let load = prepared.load(&worker);
         worker.runtime.spawn(async move {
-            let _ = tx.send(store.load_config(&config_id).await);
+            let _ = tx.send(load.await);
         });
         let loaded = match rx.recv() {
-            Ok(result) => result.map(Some),
+            Ok(result) => result,
             Err(_) => Err(Error::Worker("the delivery worker stopped".to_owned())),
         };
         prepared.finish(worker, loaded)
@@ -279,16 +299,16 @@ impl TrackerBuilder {
     /// Builds the Tracker without blocking the executor. Works on any tokio runtime.
     pub async fn build_async(self) -> Result<Tracker, Error> {
         let (prepared, worker) = self.prepare()?;
-        let Some(store) = prepared.store.clone() else {
+        if !prepared.needs_configs(&worker) {
             return prepared.finish(worker, Ok(None));
-        };
+        }
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let config_id = prepared.config_id.clone();
+        let load = prepared.load(&worker);
         worker.runtime.spawn(async move {
-            let _ = tx.send(store.load_config(&config_id).await);
+            let _ = tx.send(load.await);
         });
         let loaded = match rx.await {
-            Ok(result) => result.map(Some),
+            Ok(result) => result,
             Err(_) => Err(Error::Worker("the delivery worker stopped".to_owned())),
         };
         prepared.finish(worker, loaded)
@@ -308,6 +328,30 @@ impl TrackerBuilder {
             Some(p) => p,
             None => on_full_from_env()?,
         };
+        let protocol = match self.protocol {
+            Some(p) => p,
+            None => protocol_from(std::env::var("AICM_PROTOCOL").ok())?,
+        };
+        // Today's contract has no config ids: a Tracker without one speaks it.
+        let protocol = match (protocol, self.config_id.is_empty()) {
+            (Protocol::Configs, true) => {
+                return Err(Error::InvalidSetting {
+                    name: "AICM_PROTOCOL",
+                    message: "`configs` needs a config id; this Tracker was built without one \
+                              (Tracker::track_api speaks today's contract only)"
+                        .to_owned(),
+                });
+            }
+            (_, true) => Protocol::Track,
+            (p, false) => p,
+        };
+        if protocol != Protocol::Configs {
+            // Today's contract takes at most 1,000 records per request.
+            self.options.max_batch_size = self
+                .options
+                .max_batch_size
+                .min(crate::delivery::wire::track::MAX_BATCH);
+        }
         #[cfg(feature = "spool")]
         let spool_setup = match spool_path {
             Some((path, _)) => Some(super::spooled::Setup::resolve(
@@ -322,7 +366,7 @@ impl TrackerBuilder {
         let mut spool_shared = None;
         let options = self.options.clone();
         #[cfg_attr(not(feature = "spool"), allow(unused_mut))]
-        let (mut key, transport, store, limits_hook) = match self.memory.take() {
+        let (mut key, transport, store, limits_hook, contract) = match self.memory.take() {
             Some(memory) => {
                 let key = WorkerKey {
                     api_root: String::new(),
@@ -331,10 +375,15 @@ impl TrackerBuilder {
                     options: options.clone(),
                     unique: Some(unique_id()),
                     spool: None,
+                    protocol,
                 };
                 self.schema = Some(memory.schema);
                 let transport = Transport::Memory(memory.store);
-                (key, transport, None, None)
+                let contract = match protocol {
+                    Protocol::Track => Contract::Track,
+                    Protocol::Auto | Protocol::Configs => Contract::Configs,
+                };
+                (key, transport, None, None, Some(contract))
             }
             None => {
                 let settings = Settings::resolve(self.overrides.clone())?;
@@ -360,18 +409,24 @@ impl TrackerBuilder {
                     options: options.clone(),
                     unique: self.http_client.as_ref().map(|_| unique_id()),
                     spool: None,
+                    protocol,
                 };
                 let transport = Transport::Http {
                     http: http.clone(),
-                    url: api.url("/track-usage"),
+                    root: api.root().to_owned(),
                     auth: api.auth_header().clone(),
+                };
+                let contract = match protocol {
+                    Protocol::Track => Some(Contract::Track),
+                    Protocol::Configs => Some(Contract::Configs),
+                    Protocol::Auto => super::protocol::decided(api.root(), &settings.api_key),
                 };
                 let store = ConfigStore::shared(api, settings.ini_path.clone());
                 let hook_store = store.clone();
                 let hook: LimitsHook = Arc::new(move |body: &serde_json::Value| {
                     hook_store.update_triggered_limits_from_response(body)
                 });
-                (key, transport, Some(store), Some(hook))
+                (key, transport, Some(store), Some(hook), contract)
             }
         };
         #[cfg(feature = "spool")]
@@ -386,6 +441,7 @@ impl TrackerBuilder {
                 |queue| {
                     Sender::new(
                         transport,
+                        contract,
                         Backoff {
                             initial: options.initial_backoff,
                             max: options.max_backoff,
@@ -406,6 +462,7 @@ impl TrackerBuilder {
             Prepared {
                 config_id: self.config_id,
                 service_id: self.service_id,
+                protocol,
                 store,
                 schema: self.schema,
                 options: self.options,
@@ -462,6 +519,17 @@ fn on_full_from_env() -> Result<OnFull, Error> {
     on_full_from(std::env::var("AICM_DELIVERY_ON_FULL").ok())
 }
 
+/// `AICM_PROTOCOL`'s value, or `auto`; an invalid value names the valid ones.
+fn protocol_from(value: Option<String>) -> Result<Protocol, Error> {
+    match value {
+        Some(v) if !v.trim().is_empty() => v.parse().map_err(|_| Error::InvalidSetting {
+            name: "AICM_PROTOCOL",
+            message: format!("`{v}` is not one of {}", Protocol::VARIANTS.join(", ")),
+        }),
+        _ => Ok(Protocol::Auto),
+    }
+}
+
 fn on_full_from(value: Option<String>) -> Result<OnFull, Error> {
     match value {
         Some(v) if !v.trim().is_empty() => v.parse().map_err(|_| Error::InvalidSetting {
@@ -476,6 +544,8 @@ fn on_full_from(value: Option<String>) -> Result<OnFull, Error> {
 struct Prepared {
     config_id: String,
     service_id: String,
+    /// The setting (`Auto` may still be undecided on the worker).
+    protocol: Protocol,
     /// `None` for an in-memory Tracker.
     store: Option<ConfigStore>,
     /// Known without loading (in-memory Tracker).
@@ -486,6 +556,44 @@ struct Prepared {
 }
 
 impl Prepared {
+    /// Whether building asks the service for configs: under the config-based contract, or
+    /// to decide `Auto`.
+    fn needs_configs(&self, worker: &Worker) -> bool {
+        self.store.is_some() && worker.sender.contract() != Some(Contract::Track)
+    }
+
+    /// Loads the config (config-based contract) or settles `Auto` from the service's answer
+    /// to `GET /configs`: 404 means today's contract, which needs no config.
+    fn load(
+        &self,
+        worker: &Arc<Worker>,
+    ) -> impl std::future::Future<Output = Result<Option<LoadedConfig>, Error>> + Send + 'static
+    {
+        let store = self.store.clone();
+        let config_id = self.config_id.clone();
+        let sender = worker.sender.clone();
+        async move {
+            let Some(store) = store else {
+                return Ok(None);
+            };
+            if sender.contract() == Some(Contract::Configs) {
+                return store.load_config(&config_id).await.map(Some);
+            }
+            let (root, key) = store.account();
+            match store.load_config(&config_id).await {
+                Ok(loaded) => {
+                    let decided = super::protocol::decide(&sender, &root, &key, Contract::Configs);
+                    Ok((decided == Contract::Configs).then_some(loaded))
+                }
+                Err(Error::Api { status: 404, .. }) => {
+                    super::protocol::decide(&sender, &root, &key, Contract::Track);
+                    Ok(None)
+                }
+                Err(e) => Err(e),
+            }
+        }
+    }
+
     fn finish(
         self,
         worker: Arc<Worker>,
@@ -512,9 +620,17 @@ impl Prepared {
         if let Some(driver) = &worker.spool {
             driver.shared.register_tracker(&core);
         }
+        let Some(contract) = worker.sender.contract() else {
+            registry::release(&worker);
+            return Err(Error::Worker(format!(
+                "the API contract ({}) was not settled",
+                self.protocol
+            )));
+        };
         Ok(Tracker {
             inner: Arc::new(TrackerInner {
                 core,
+                contract,
                 worker,
                 closed: std::sync::atomic::AtomicBool::new(false),
                 on_full: self.options.on_full,

@@ -4,6 +4,7 @@
 mod builder;
 mod context;
 mod options;
+mod protocol;
 #[cfg(feature = "spool")]
 mod spooled;
 
@@ -22,6 +23,7 @@ use crate::delivery::queue::{BlockOutcome, Pushed, Refused};
 use crate::delivery::record::{DiscardedRecord, FailedRecord, QueuedRecord, ResponseId};
 use crate::delivery::registry;
 use crate::delivery::send::Receipt;
+use crate::delivery::wire::{Contract, Protocol};
 use crate::delivery::worker::Worker;
 use crate::{Error, FlushError, IntoUsage, TrackError};
 use builder::Callback;
@@ -54,6 +56,8 @@ pub struct Tracker {
 /// Shared by a Tracker's clones; dropping the last one releases the worker.
 struct TrackerInner {
     core: Arc<TrackerCore>,
+    /// The contract of the wire this Tracker's records are framed for.
+    contract: Contract,
     worker: Arc<Worker>,
     closed: AtomicBool,
     on_full: OnFull,
@@ -103,6 +107,36 @@ impl Tracker {
     /// A builder for every setting.
     pub fn builder(config_id: impl Into<String>, service_id: impl Into<String>) -> TrackerBuilder {
         TrackerBuilder::new(config_id.into(), service_id.into())
+    }
+
+    /// A builder for a Tracker of today's API (`POST /track`) with no config id and no
+    /// default service key: each record names its service key
+    /// ([`TrackOptions::service_key`]), so one Tracker serves every model and service. Records
+    /// are checked against a local schema when the builder is given one, else any JSON object
+    /// is accepted.
+    ///
+    /// ```no_run
+    /// use aicm::{TrackOptions, Tracker};
+    /// use serde_json::json;
+    ///
+    /// let tracker = Tracker::track_api().build()?; // AICM_API_KEY from the environment
+    /// tracker.track_with(
+    ///     json!({"input_tokens": 10, "output_tokens": 20}),
+    ///     TrackOptions::for_service("openai::gpt-5-mini")
+    ///         .customer_key("acme")
+    ///         .context(json!({"env": "prod"})),
+    /// )?;
+    /// tracker.close()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn track_api() -> TrackerBuilder {
+        TrackerBuilder::new(String::new(), String::new())
+    }
+
+    /// The contract of the API this Tracker speaks: [`Protocol::Track`] or
+    /// [`Protocol::Configs`] (an `Auto` setting is decided when the Tracker is built).
+    pub fn protocol(&self) -> Protocol {
+        self.inner.contract.protocol()
     }
 
     /// The config this Tracker records usage for.
@@ -162,7 +196,7 @@ impl Tracker {
         let record = self.prepare(usage, options)?;
         #[cfg(feature = "spool")]
         if let Some(driver) = self.spool_driver() {
-            return spooled::track_async(driver, record).await;
+            return spooled::track_async(self, driver, record).await;
         }
         let id = record.response_id.clone();
         self.enqueue_async(record).await?;
@@ -335,9 +369,13 @@ impl Tracker {
     pub fn health(&self) -> DeliveryHealth {
         #[cfg(feature = "spool")]
         if let Some(driver) = self.spool_driver() {
-            return spooled::health(&self.inner.worker, driver);
+            let mut health = spooled::health(&self.inner.worker, driver);
+            health.protocol = Some(self.protocol());
+            return health;
         }
-        self.inner.worker.queue.health()
+        let mut health = self.inner.worker.queue.health();
+        health.protocol = Some(self.protocol());
+        health
     }
 
     /// Lets the last triggered limits reach `AICM.INI` before the worker stops.
@@ -392,9 +430,28 @@ impl Tracker {
                 ResponseId::given(id)
             }
         };
+        let service_key = match options.service_key {
+            Some(key) if key.trim().is_empty() => {
+                return Err(TrackError::InvalidOption {
+                    option: "service_key",
+                    message: "must not be empty".to_owned(),
+                });
+            }
+            Some(key) => Some(Arc::<str>::from(key)),
+            None if core.service_id.trim().is_empty() => {
+                return Err(TrackError::InvalidOption {
+                    option: "service_key",
+                    message: "this Tracker has no service key of its own: name one per record \
+                              with TrackOptions::service_key (e.g. \"openai::gpt-5-mini\")"
+                        .to_owned(),
+                });
+            }
+            None => None,
+        };
         let prepared = usage.into_prepared(&ctx)?;
         let body = QueuedRecord::body(
             prepared,
+            self.inner.contract,
             options.client_customer_key.as_deref(),
             options.context.as_ref(),
         )
@@ -404,6 +461,7 @@ impl Tracker {
             tracker: core.clone(),
             response_id,
             timestamp: options.timestamp.unwrap_or_else(SystemTime::now),
+            service_key,
             body,
         })
     }

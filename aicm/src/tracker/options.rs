@@ -18,6 +18,7 @@ pub struct TrackOptions {
     pub(crate) context: Option<Value>,
     pub(crate) response_id: Option<String>,
     pub(crate) timestamp: Option<SystemTime>,
+    pub(crate) service_key: Option<String>,
 }
 
 impl TrackOptions {
@@ -28,10 +29,33 @@ impl TrackOptions {
             context: None,
             response_id: None,
             timestamp: None,
+            service_key: None,
         }
     }
 
-    /// The customer of yours the usage is for (sent as `client_customer_key`).
+    /// Options for a record of this service key (`vendor::service`, e.g.
+    /// `openai::gpt-5-mini`): `TrackOptions::new().service_key(key)`.
+    pub fn for_service(service_key: impl Into<String>) -> Self {
+        TrackOptions::new().service_key(service_key)
+    }
+
+    /// The service key this record is for (`vendor::service`, as on the service's lookup
+    /// page), instead of the Tracker's own: one Tracker serves every model. Sent as
+    /// `service_key` (today's contract) or `service_id` (config-based). Must not be empty.
+    pub fn service_key(mut self, service_key: impl Into<String>) -> Self {
+        self.service_key = Some(service_key.into());
+        self
+    }
+
+    /// The customer of yours the usage is for: today's name for
+    /// [`TrackOptions::client_customer_key`] (the same setting). Sent as `customer_key`
+    /// (today's contract) or `client_customer_key` (config-based).
+    pub fn customer_key(self, key: impl Into<String>) -> Self {
+        self.client_customer_key(key)
+    }
+
+    /// The customer of yours the usage is for (sent as `client_customer_key` under the
+    /// config-based contract, `customer_key` under today's).
     pub fn client_customer_key(mut self, key: impl Into<String>) -> Self {
         self.client_customer_key = Some(key.into());
         self

@@ -105,9 +105,9 @@ struct Encoded {
     key: spooled::LedgerKey,
 }
 
-fn encode(record: &QueuedRecord) -> Encoded {
+fn encode(contract: crate::delivery::wire::Contract, record: &QueuedRecord) -> Encoded {
     let mut body = Vec::with_capacity(384);
-    record.write_json(&mut body);
+    contract.write_record(&record.frame(), &mut body);
     let response_id = record.response_id.to_string();
     let key = key_of(&response_id);
     Encoded {
@@ -124,7 +124,7 @@ pub(super) fn track(
     record: QueuedRecord,
 ) -> Result<ResponseId, TrackError> {
     let shared = &driver.shared;
-    let encoded = encode(&record);
+    let encoded = encode(tracker.inner.contract, &record);
     refuse_block_on_worker_thread(tracker, shared, encoded.body.len())?;
     let new = shared.ledger.lock().register(encoded.key);
     let result = shared.spool.append_from(
@@ -138,11 +138,12 @@ pub(super) fn track(
 }
 
 pub(super) async fn track_async(
+    tracker: &Tracker,
     driver: &SpoolDriver,
     record: QueuedRecord,
 ) -> Result<ResponseId, TrackError> {
     let shared = &driver.shared;
-    let encoded = encode(&record);
+    let encoded = encode(tracker.inner.contract, &record);
     let new = shared.ledger.lock().register(encoded.key);
     // Submitted now; awaited without blocking the executor.
     let append = shared.spool.append_from_async(
@@ -176,7 +177,7 @@ pub(super) fn track_many<U: IntoUsage>(
     for usage in usages {
         match tracker.prepare(usage, TrackOptions::new()) {
             Ok(record) => {
-                let encoded = encode(&record);
+                let encoded = encode(tracker.inner.contract, &record);
                 let new = shared.ledger.lock().register(encoded.key);
                 appends.push((
                     encoded.body,

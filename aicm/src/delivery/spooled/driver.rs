@@ -23,7 +23,10 @@ use super::wire;
 use crate::delivery::options::DeliveryOptions;
 use crate::delivery::record::{DiscardedRecord, FailedRecord};
 use crate::delivery::retry::Verdict;
-use crate::delivery::send::{Answer, PREFIX, SUFFIX, Sender, failure_text, warn_failed_once};
+use crate::delivery::send::{
+    Answer, Sender, failure_text, refusal_text, warn_failed_once, warn_refused_once,
+};
+use crate::delivery::wire::{Contract, RecordAnswer};
 use crate::spool::{ClaimedRow, DisplacedRow, Spool};
 
 /// Rows another process left behind (its lease ended) or whose retry time came are looked for
@@ -99,6 +102,7 @@ struct Ctx {
     driver: Arc<SpoolDriver>,
     sender: Arc<Sender>,
     owner: String,
+    contract: Contract,
 }
 
 /// Runs until [`SpoolDriver::stop`].
@@ -108,14 +112,24 @@ pub(crate) async fn run(driver: Arc<SpoolDriver>, sender: Arc<Sender>, options: 
     let poll = options.batch_interval.max(MIN_POLL);
     let shared = driver.shared.clone();
     shared.note_batch_size(max_batch);
+    // Rows are sent in the shape of the contract in force, which `Auto` may still be asking
+    // the service about.
+    let mut stop = driver.stop.subscribe();
+    let contract = tokio::select! {
+        contract = sender.decided() => contract,
+        _ = stop.wait_for(|stopped| *stopped) => {
+            driver.finish();
+            return;
+        }
+    };
     let ctx = Arc::new(Ctx {
         driver: driver.clone(),
         sender,
         owner: Spool::new_owner(),
+        contract,
     });
     tracing::debug!(path = %shared.path().display(), owner = %ctx.owner, "spool delivery loop started");
     let permits = Arc::new(Semaphore::new(concurrency));
-    let mut stop = driver.stop.subscribe();
     let reconciler = tokio::spawn(reconcile(ctx.clone(), driver.stop.subscribe()));
     // Claim at once: rows an earlier run or a dead process left behind are due.
     let mut claim_now = true;
@@ -213,7 +227,7 @@ async fn deliver(
         }
         just_claimed = false;
         let answer = tokio::select! {
-            answer = ctx.sender.request(batch_body(&rows[range.clone()])) => Some(answer),
+            answer = ctx.sender.request(ctx.contract, batch_body(ctx.contract, &rows[range.clone()])) => Some(answer),
             _ = stop.changed() => None,
         };
         let Some(answer) = answer else {
@@ -223,7 +237,24 @@ async fn deliver(
         };
         let batch = &rows[range.clone()];
         match answer.verdict {
-            Verdict::Delivered => ctx.delivered(batch).await,
+            Verdict::Delivered => {
+                let response_ids: Vec<String> =
+                    batch.iter().map(|r| r.response_id.clone()).collect();
+                let answers =
+                    ctx.sender
+                        .record_answers(ctx.contract, answer.body.as_ref(), &response_ids);
+                let (sent, refused): (Vec<_>, Vec<_>) = batch
+                    .iter()
+                    .zip(answers)
+                    .partition(|(_, a)| *a == RecordAnswer::Sent);
+                let sent: Vec<ClaimedRow> = sent.into_iter().map(|(r, _)| r.clone()).collect();
+                ctx.delivered(&sent).await;
+                for (row, refusal) in refused {
+                    if let RecordAnswer::Refused { status, messages } = refusal {
+                        ctx.refused(row, answer.status, &status, messages).await;
+                    }
+                }
+            }
             Verdict::Retry => ctx.retry(batch, &answer).await,
             Verdict::Split if batch.len() > 1 => {
                 tracing::debug!(
@@ -244,19 +275,10 @@ async fn deliver(
     drop(permit);
 }
 
-/// `{"usage_records":[<row>,<row>,...]}` from the rows' stored bodies.
-fn batch_body(rows: &[ClaimedRow]) -> Vec<u8> {
-    let len: usize = rows.iter().map(|r| r.body.len() + 1).sum();
-    let mut body = Vec::with_capacity(PREFIX.len() + len + SUFFIX.len());
-    body.extend_from_slice(PREFIX);
-    for (i, row) in rows.iter().enumerate() {
-        if i > 0 {
-            body.push(b',');
-        }
-        body.extend_from_slice(&row.body);
-    }
-    body.extend_from_slice(SUFFIX);
-    body
+/// The contract's batch (`{"usage_records":[<row>,...]}`, `{"tracked":[<row>,...]}`) from
+/// the rows' stored bodies.
+fn batch_body(contract: Contract, rows: &[ClaimedRow]) -> bytes::Bytes {
+    bytes::Bytes::from(contract.batch_body(rows.iter().map(|r| r.body.as_slice())))
 }
 
 fn ids<'a>(rows: impl IntoIterator<Item = &'a ClaimedRow>) -> Vec<i64> {
@@ -273,6 +295,12 @@ impl Ctx {
     }
 
     async fn delivered(&self, batch: &[ClaimedRow]) {
+        if batch.is_empty() {
+            let mut ledger = self.shared().ledger.lock();
+            ledger.counters.batches_sent += 1;
+            ledger.last_success_at = Some(SystemTime::now());
+            return;
+        }
         let shared = self.shared();
         let row_ids = ids(batch);
         match shared.spool.ack_async(&self.owner, &row_ids).await {
@@ -366,13 +394,42 @@ impl Ctx {
             tracing::warn!(error = %e, "could not mark spooled records failed; they are tried again once their lease ends");
         }
         for row in rows {
-            report_failed(shared, row, status, &error);
+            report_failed(shared, row, status, &error, None);
         }
         // Settled after the callbacks, so `flush` and `close` return once they have run.
         {
             let mut ledger = shared.ledger.lock();
             ledger.last_error = Some(error);
             ledger.settle(keys(rows.iter().copied()), Outcome::Failed);
+        }
+        shared.notify_settled();
+    }
+
+    /// Fails one row the service refused in a 2xx answer (today's contract: `error`,
+    /// `service_key_unknown`): kept in the file as failed with the service's reason, counted,
+    /// warned about once per status word, handed to `on_failed`; never retried.
+    async fn refused(
+        &self,
+        row: &ClaimedRow,
+        http_status: Option<u16>,
+        status: &str,
+        messages: Vec<String>,
+    ) {
+        let shared = self.shared();
+        let error = refusal_text(status, &messages);
+        warn_refused_once(&shared.warned, status, &error);
+        if let Err(e) = shared
+            .spool
+            .fail_async(&self.owner, &[row.id], http_status, &error)
+            .await
+        {
+            tracing::warn!(error = %e, "could not mark a refused spooled record failed; it is tried again once its lease ends");
+        }
+        report_failed(shared, row, http_status, &error, Some((status, messages)));
+        {
+            let mut ledger = shared.ledger.lock();
+            ledger.last_error = Some(error);
+            ledger.settle(keys([row]), Outcome::Failed);
         }
         shared.notify_settled();
     }
@@ -416,7 +473,13 @@ impl Ctx {
 
 /// Hands a failed row to the `on_failed` of the Tracker of this process it belongs to (same
 /// config and service, else same config); rows of no such Tracker are only logged.
-fn report_failed(shared: &SpoolShared, row: &ClaimedRow, status: Option<u16>, error: &str) {
+fn report_failed(
+    shared: &SpoolShared,
+    row: &ClaimedRow,
+    status: Option<u16>,
+    error: &str,
+    refusal: Option<(&str, Vec<String>)>,
+) {
     let (config_id, service_id) =
         wire::owner_ids(&row.body).unwrap_or_else(|| (row.config_id.clone(), String::new()));
     let Some(core) = shared.tracker_for(&config_id, &service_id) else {
@@ -427,6 +490,8 @@ fn report_failed(shared: &SpoolShared, row: &ClaimedRow, status: Option<u16>, er
             record: wire::usage_record(&row.body, &row.response_id, &row.config_id, row.created_at),
             status,
             error: error.to_owned(),
+            record_status: refusal.as_ref().map(|(s, _)| (*s).to_owned()),
+            messages: refusal.map(|(_, m)| m).unwrap_or_default(),
         });
     }
 }
@@ -538,12 +603,16 @@ mod tests {
         };
         let rows = [row(1, r#"{"a":1}"#), row(2, r#"{"b":2}"#)];
         assert_eq!(
-            String::from_utf8(batch_body(&rows)).unwrap(),
-            r#"{"usage_records":[{"a":1},{"b":2}]}"#
+            &batch_body(Contract::Configs, &rows)[..],
+            br#"{"usage_records":[{"a":1},{"b":2}]}"#
         );
         assert_eq!(
-            String::from_utf8(batch_body(&[])).unwrap(),
-            r#"{"usage_records":[]}"#
+            &batch_body(Contract::Configs, &[])[..],
+            br#"{"usage_records":[]}"#
+        );
+        assert_eq!(
+            &batch_body(Contract::Track, &rows)[..],
+            br#"{"tracked":[{"a":1},{"b":2}]}"#
         );
     }
 }

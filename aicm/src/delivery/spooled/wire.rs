@@ -1,6 +1,8 @@
 //! A spooled row back as the record the callbacks see. The spool keeps only the wire JSON, so
 //! `on_failed` and `on_discard` get the record parsed from it (rarely: only for rows that fail
-//! or are displaced).
+//! or are displaced). Rows of either contract read back: today's names (`service_key`,
+//! `payload`, `customer_key`) are read as the config-based ones, and today's rows carry no
+//! config id.
 
 use std::time::SystemTime;
 
@@ -11,12 +13,15 @@ use crate::delivery::record::{ResponseId, UsageRecord};
 
 #[derive(Deserialize)]
 struct Wire {
+    #[serde(default)]
     config_id: String,
+    #[serde(alias = "service_key")]
     service_id: String,
     timestamp: String,
     response_id: String,
+    #[serde(alias = "payload")]
     usage: Value,
-    #[serde(default)]
+    #[serde(default, alias = "customer_key")]
     client_customer_key: Option<String>,
     #[serde(default)]
     context: Option<Value>,
@@ -26,7 +31,9 @@ struct Wire {
 pub(crate) fn owner_ids(body: &[u8]) -> Option<(String, String)> {
     #[derive(Deserialize)]
     struct Ids {
+        #[serde(default)]
         config_id: String,
+        #[serde(alias = "service_key")]
         service_id: String,
     }
     serde_json::from_slice::<Ids>(body)
@@ -101,5 +108,17 @@ mod tests {
             ("cfg", Value::Null)
         );
         assert_eq!(damaged.response_id.to_string(), "rid");
+        let today = br#"{"service_key":"openai::gpt-5-mini","response_id":"r1","timestamp":"2025-08-07T20:41:59.566193+00:00","payload":{"tokens":3},"customer_key":"c1"}"#;
+        let r = usage_record(today, "x", "", SystemTime::UNIX_EPOCH);
+        assert_eq!(
+            (r.config_id.as_str(), r.service_id.as_str()),
+            ("", "openai::gpt-5-mini")
+        );
+        assert_eq!(r.usage, serde_json::json!({"tokens": 3}));
+        assert_eq!(r.client_customer_key.as_deref(), Some("c1"));
+        assert_eq!(
+            owner_ids(today),
+            Some((String::new(), "openai::gpt-5-mini".into()))
+        );
     }
 }
