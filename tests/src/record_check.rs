@@ -223,29 +223,18 @@ fn check_track_record(index: usize, record: &Value) -> Vec<Problem> {
         }
     }
     match object.get("timestamp") {
-        None => {}
-        Some(Value::String(text)) => {
-            if !is_timestamp(text) && !is_epoch_seconds(text) {
-                problem(
-                    at("timestamp"),
-                    format!(
-                        "`{text}` is neither an ISO 8601 timestamp with a UTC offset nor UNIX \
-                         epoch seconds"
-                    ),
-                );
-            }
-        }
-        Some(Value::Number(number)) => {
-            if !number
-                .as_f64()
-                .is_some_and(|secs| secs.is_finite() && secs >= 0.0)
-            {
-                problem(
-                    at("timestamp"),
-                    format!("{number} is not UNIX epoch seconds"),
-                );
-            }
-        }
+        Some(Value::String(text)) if !is_timestamp(text) && !is_epoch_seconds(text) => problem(
+            at("timestamp"),
+            format!(
+                "`{text}` is neither an ISO 8601 timestamp with a UTC offset nor UNIX epoch \
+                 seconds"
+            ),
+        ),
+        Some(Value::Number(number)) if !is_epoch_number(number) => problem(
+            at("timestamp"),
+            format!("{number} is not UNIX epoch seconds"),
+        ),
+        None | Some(Value::String(_) | Value::Number(_)) => {}
         Some(other) => problem(
             at("timestamp"),
             format!("expected a string, got {}", kind(other)),
@@ -327,6 +316,13 @@ fn is_epoch_seconds(text: &str) -> bool {
     };
     let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
     digits(whole) && fraction.is_none_or(digits)
+}
+
+/// A JSON number of UNIX epoch seconds: finite and not negative.
+fn is_epoch_number(number: &serde_json::Number) -> bool {
+    number
+        .as_f64()
+        .is_some_and(|secs| secs.is_finite() && secs >= 0.0)
 }
 
 fn kind(value: &Value) -> &'static str {
