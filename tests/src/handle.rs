@@ -94,7 +94,8 @@ impl LocalApiBuilder {
     }
 
     /// Count records without storing them (throughput benchmarks). Records are still checked
-    /// and answered with event ids, but `records()` stays empty and nothing is deduplicated.
+    /// and answered (with event ids on `/track-usage`, per-record statuses on `/track`), but
+    /// `records()` stays empty and nothing is deduplicated.
     #[must_use]
     pub fn count_only(mut self, count_only: bool) -> Self {
         self.count_only = count_only;
