@@ -27,12 +27,14 @@ pub fn fixture_configs_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/configs.json")
 }
 
-/// A configs document: the API key the server accepts and the configs it serves.
+/// A configs document: the API key the server accepts, the configs it serves, and the
+/// service keys `POST /track` knows.
 ///
 /// ```json
 /// {"api_key": "sk-local-test",
 ///  "configs": [{"config_id": "cfg", "service_id": "svc", "api_id": "manual",
-///               "manual_usage_schema": {"tokens": "int"}, "last_updated": "2025-08-07T00:00:00Z"}]}
+///               "manual_usage_schema": {"tokens": "int"}, "last_updated": "2025-08-07T00:00:00Z"}],
+///  "service_keys": ["openai::gpt-5-mini"]}
 /// ```
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,6 +46,11 @@ pub struct ConfigsFile {
     /// Limits reported as triggered from the start (usually none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub triggered_limits: Vec<TriggeredLimit>,
+    /// Service keys `POST /track` accepts besides every config's `service_id`
+    /// (`"<vendor>::<service>"`, e.g. `openai::gpt-5-mini`). Records for any other key are
+    /// answered `service_key_unknown`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_keys: Vec<String>,
 }
 
 impl fmt::Debug for ConfigsFile {
@@ -52,6 +59,7 @@ impl fmt::Debug for ConfigsFile {
             .field("api_key", &"<redacted>")
             .field("configs", &self.configs)
             .field("triggered_limits", &self.triggered_limits)
+            .field("service_keys", &self.service_keys)
             .finish()
     }
 }
@@ -63,6 +71,7 @@ impl ConfigsFile {
             api_key: api_key.into(),
             configs: Vec::new(),
             triggered_limits: Vec::new(),
+            service_keys: Vec::new(),
         }
     }
 
@@ -117,6 +126,37 @@ impl ConfigsFile {
         }
     }
 
+    /// Adds a known service key (see [`ConfigsFile::service_keys`]) unless it is known
+    /// already; builder style.
+    #[must_use]
+    pub fn with_service_key(mut self, service_key: impl Into<String>) -> ConfigsFile {
+        let service_key = service_key.into();
+        if !self.service_keys.contains(&service_key) {
+            self.service_keys.push(service_key);
+        }
+        self
+    }
+
+    /// Whether `POST /track` knows `service_key`: a config's `service_id` or one of
+    /// [`ConfigsFile::service_keys`].
+    pub fn knows_service_key(&self, service_key: &str) -> bool {
+        self.service_keys.iter().any(|k| k == service_key)
+            || self
+                .configs
+                .iter()
+                .any(|c| c.service_id.as_deref() == Some(service_key))
+    }
+
+    /// Every service key `POST /track` knows: each config's `service_id`, then
+    /// [`ConfigsFile::service_keys`].
+    pub fn known_service_keys(&self) -> std::collections::HashSet<String> {
+        self.configs
+            .iter()
+            .filter_map(|c| c.service_id.clone())
+            .chain(self.service_keys.iter().cloned())
+            .collect()
+    }
+
     /// The config called `config_id`.
     pub fn config(&self, config_id: &str) -> Option<&ConfigEntry> {
         self.configs.iter().find(|c| c.config_id == config_id)
@@ -141,7 +181,8 @@ impl ConfigsFile {
 pub struct ConfigEntry {
     /// The id clients pass to `Tracker::new`.
     pub config_id: String,
-    /// Informational: the service id examples and codegen use. The server does not enforce it.
+    /// The service id examples and codegen use. `POST /track-usage` does not enforce it;
+    /// `POST /track` knows it as a service key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_id: Option<String>,
     /// The API id (`manual` for manual usage tracking).

@@ -1,11 +1,13 @@
-//! Fault injection: which misbehaviour the next `POST /track-usage` requests get.
+//! Fault injection: which misbehaviour the next track requests (`POST /track-usage` and
+//! `POST /track` alike) get.
 
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::signing::TokenFault;
 
-/// The faults in force. Counted faults (`*_next`) apply to `POST /track-usage` only, one per
-/// request, checked in the order drop, rate limit, fail, drop-after-store.
+/// The faults in force. Counted faults (`*_next`) apply to the track endpoints only
+/// (`POST /track-usage` and `POST /track`, sharing the counters), one per request, checked in
+/// the order drop, rate limit, fail, drop-after-store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Faults {
@@ -21,11 +23,14 @@ pub struct Faults {
     pub drop_next: u32,
     /// Process (and store) this many requests, then close without answering.
     pub drop_after_store_next: u32,
-    /// Delay every track-usage answer by this many milliseconds, after storing.
+    /// Delay every track answer (either endpoint) by this many milliseconds, after storing.
     pub delay_ms: u64,
-    /// Hold every track-usage request (before it is looked at) until this is cleared.
+    /// Hold every track request (either endpoint; before it is looked at) until this is
+    /// cleared.
     pub stall: bool,
-    /// Reject (422) any request holding a record whose usage has this key.
+    /// Poison records whose usage (`/track-usage`) or payload (`/track`) has this key:
+    /// `/track-usage` rejects (422) any request holding one; `/track` answers each such record
+    /// `error` (not stored) and takes the others.
     pub poison_key: Option<String>,
     /// Serve config tokens that a correct client must refuse.
     pub token_fault: Option<TokenFault>,
@@ -144,7 +149,7 @@ impl Faults {
         Ok(())
     }
 
-    /// Consumes the counted fault that applies to the next track-usage request, if any.
+    /// Consumes the counted fault that applies to the next track request, if any.
     pub(crate) fn take_action(&mut self) -> Action {
         if take(&mut self.drop_next) {
             Action::Drop
@@ -173,7 +178,7 @@ fn take(counter: &mut u32) -> bool {
     }
 }
 
-/// What one track-usage request gets.
+/// What one track request gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Action {
     Proceed,

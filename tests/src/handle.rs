@@ -15,6 +15,7 @@ use crate::LocalApiError;
 use crate::config::{ConfigEntry, ConfigsFile, TriggeredLimit};
 use crate::faults::{Faults, FaultsUpdate};
 use crate::keys::Keys;
+use crate::protocol::Protocol;
 use crate::routes::{API_PATH, router};
 use crate::serve::serve;
 use crate::signing::TokenFault;
@@ -53,7 +54,9 @@ pub struct LocalApiBuilder {
     count_only: bool,
     port: u16,
     triggered_limits: Option<Vec<TriggeredLimit>>,
+    service_keys: Vec<String>,
     faults: Faults,
+    protocol: Protocol,
 }
 
 impl std::fmt::Debug for LocalApiBuilder {
@@ -63,6 +66,7 @@ impl std::fmt::Debug for LocalApiBuilder {
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("count_only", &self.count_only)
             .field("port", &self.port)
+            .field("protocol", &self.protocol)
             .finish_non_exhaustive()
     }
 }
@@ -90,7 +94,8 @@ impl LocalApiBuilder {
     }
 
     /// Count records without storing them (throughput benchmarks). Records are still checked
-    /// and answered with event ids, but `records()` stays empty and nothing is deduplicated.
+    /// and answered (with event ids on `/track-usage`, per-record statuses on `/track`), but
+    /// `records()` stays empty and nothing is deduplicated.
     #[must_use]
     pub fn count_only(mut self, count_only: bool) -> Self {
         self.count_only = count_only;
@@ -118,6 +123,26 @@ impl LocalApiBuilder {
         self
     }
 
+    /// Which contract(s) to serve; default [`Protocol::Both`].
+    #[must_use]
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// Service keys `POST /track` knows, added to the configs document's
+    /// [`ConfigsFile::service_keys`] (every config's `service_id` is known too).
+    #[must_use]
+    pub fn service_keys<I, S>(mut self, service_keys: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.service_keys
+            .extend(service_keys.into_iter().map(Into::into));
+        self
+    }
+
     fn shared(self) -> Result<(Arc<Shared>, u16), LocalApiError> {
         let mut configs = self.configs.unwrap_or_else(ConfigsFile::fixture);
         if let Some(key) = self.api_key {
@@ -126,11 +151,14 @@ impl LocalApiBuilder {
         if let Some(limits) = self.triggered_limits {
             configs.triggered_limits = limits;
         }
+        for service_key in self.service_keys {
+            configs = configs.with_service_key(service_key);
+        }
         let keys = match self.keys {
             Some(keys) => keys,
             None => Keys::test()?,
         };
-        let shared = Shared::new(configs, keys, self.faults, self.count_only)?;
+        let shared = Shared::new(configs, keys, self.faults, self.count_only, self.protocol)?;
         Ok((Arc::new(shared), self.port))
     }
 
@@ -311,6 +339,11 @@ impl LocalApiControl {
         format!("http://{}{API_PATH}", self.addr)
     }
 
+    /// The contract(s) the server speaks.
+    pub fn protocol(&self) -> Protocol {
+        self.shared.protocol
+    }
+
     /// The API key the server accepts.
     pub fn api_key(&self) -> String {
         self.shared.read().configs.api_key.clone()
@@ -373,7 +406,7 @@ impl LocalApiControl {
         self.edit_faults(|f| *f = Faults::default());
     }
 
-    /// Answers the next `n` track-usage requests with `status` (400–599).
+    /// Answers the next `n` track requests (either endpoint) with `status` (400–599).
     pub fn fail_next(&self, n: u32, status: u16) {
         self.edit_faults(|f| {
             f.fail_next = n;
@@ -381,7 +414,8 @@ impl LocalApiControl {
         });
     }
 
-    /// Answers the next `n` track-usage requests with 429 and `Retry-After: retry_after_secs`.
+    /// Answers the next `n` track requests (either endpoint) with 429 and
+    /// `Retry-After: retry_after_secs`.
     pub fn rate_limit_next(&self, n: u32, retry_after_secs: u64) {
         self.edit_faults(|f| {
             f.rate_limit_next = n;
@@ -389,28 +423,32 @@ impl LocalApiControl {
         });
     }
 
-    /// Closes the next `n` track-usage connections without answering (nothing stored).
+    /// Closes the next `n` track connections (either endpoint) without answering (nothing
+    /// stored).
     pub fn drop_next(&self, n: u32) {
         self.edit_faults(|f| f.drop_next = n);
     }
 
-    /// Stores the next `n` track-usage requests, then closes without answering.
+    /// Stores the next `n` track requests (either endpoint), then closes without answering.
     pub fn drop_after_store_next(&self, n: u32) {
         self.edit_faults(|f| f.drop_after_store_next = n);
     }
 
-    /// Delays every track-usage answer (after storing); zero clears it.
+    /// Delays every track answer (either endpoint, after storing); zero clears it.
     pub fn set_delay(&self, delay: Duration) {
         let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
         self.edit_faults(|f| f.delay_ms = ms);
     }
 
-    /// Holds every track-usage request before it is looked at, until set back to false.
+    /// Holds every track request (either endpoint) before it is looked at, until set back to
+    /// false.
     pub fn set_stall(&self, stall: bool) {
         self.edit_faults(|f| f.stall = stall);
     }
 
-    /// Rejects (422) requests holding a record whose usage has this key; `None` clears it.
+    /// Poisons records whose usage (`/track-usage`) or payload (`/track`) has this key:
+    /// `/track-usage` rejects the whole request (422), `/track` answers such a record `error`
+    /// and stores the rest. `None` clears it.
     pub fn set_poison_key(&self, key: Option<&str>) {
         let key = key.map(str::to_owned);
         self.edit_faults(|f| f.poison_key = key);
@@ -457,6 +495,28 @@ impl LocalApiControl {
         self.shared.edit_configs(|file| file.upsert(entry))
     }
 
+    /// Replaces the service keys `POST /track` knows besides every config's `service_id`
+    /// ([`ConfigsFile::service_keys`]).
+    pub fn set_service_keys<I, S>(&self, service_keys: I) -> Result<(), LocalApiError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let service_keys: Vec<String> = service_keys.into_iter().map(Into::into).collect();
+        self.shared
+            .edit_configs(|file| file.service_keys = service_keys)
+    }
+
+    /// Adds a service key `POST /track` knows (nothing changes when it is known already).
+    pub fn add_service_key(&self, service_key: impl Into<String>) -> Result<(), LocalApiError> {
+        let service_key = service_key.into();
+        self.shared.edit_configs(|file| {
+            if !file.service_keys.contains(&service_key) {
+                file.service_keys.push(service_key);
+            }
+        })
+    }
+
     /// Removes a config; returns whether it existed.
     pub fn remove_config(&self, config_id: &str) -> Result<bool, LocalApiError> {
         self.shared.edit_configs(|file| {
@@ -467,7 +527,7 @@ impl LocalApiControl {
     }
 
     /// The limits reported as triggered (in `/configs`, `/triggered-limits` and every
-    /// track-usage answer). Changes the `/configs` payload and so the ETag.
+    /// `/track-usage` and `/track` answer). Changes the `/configs` payload and so the ETag.
     pub fn set_triggered_limits(&self, limits: Vec<TriggeredLimit>) -> Result<(), LocalApiError> {
         self.shared.set_limits(limits)
     }

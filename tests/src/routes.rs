@@ -1,5 +1,12 @@
 //! HTTP routes: the API under [`API_PATH`] (bearer auth) and the control endpoints at the root
 //! (no auth, for tests and tools in any language).
+//!
+//! The API speaks two contracts, chosen by [`Protocol`]: today's `POST /track`
+//! (`shared/API-TRACK.md`, errors `{"detail", "code", "errors"?}`) and the old config-based
+//! `GET /configs` + `POST /track-usage` (`shared/API.md`, errors `{"error", "message",
+//! "details"?, "timestamp"}`). `GET /triggered-limits` belongs to both. Both track endpoints
+//! share one skeleton (auth, stall, faults, delay) and differ only in how a body is
+//! processed; they share the stored records and so deduplicate `response_id` across each other.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,14 +19,15 @@ use axum::http::header::{
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use serde::Serialize;
 use serde::ser::SerializeMap;
 use serde_json::{Map, Value, json};
 
 use crate::config::{ConfigEntry, TriggeredLimit};
 use crate::faults::{Action, FaultsUpdate};
-use crate::record_check::{CheckContext, check_records};
+use crate::protocol::Protocol;
+use crate::record_check::{CheckContext, check_records, check_track_records};
 use crate::state::{Shared, Stats, StoredRecord, UpdateError};
 
 /// Where the API routes live: the SDK's default `api_url`.
@@ -28,19 +36,32 @@ pub const API_PATH: &str = "/api/v1";
 /// The largest request body accepted (large batches in throughput tests).
 const BODY_LIMIT: usize = 64 << 20;
 
+/// The most records one `POST /track` body may hold.
+pub(crate) const MAX_TRACKED: usize = 1_000;
+
 /// Marks a response that must not be sent: the connection is closed instead.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct DropConnection;
 
 type App = Arc<Shared>;
 
-/// The complete router.
+/// The complete router, with the API routes of the server's [`Protocol`].
 pub(crate) fn router(app: App) -> Router {
-    let api = Router::new()
-        .route("/configs", get(get_configs))
-        .route("/triggered-limits", get(get_triggered_limits))
-        .route("/track-usage", post(track_usage))
-        .fallback(api_not_found);
+    let protocol = app.protocol;
+    let mut api = Router::new().route("/triggered-limits", get(get_triggered_limits));
+    api = if protocol.serves_configs() {
+        api.route("/configs", get(get_configs))
+            .route("/track-usage", post(track_usage))
+    } else {
+        // What today's service answers for the routes it removed.
+        api.route("/configs", any(removed_route))
+            .route("/track-usage", any(removed_route))
+    };
+    // Under `configs` only, `/track` is an unknown route like any other.
+    if protocol.serves_track() {
+        api = api.route("/track", post(track));
+    }
+    let api = api.fallback(api_not_found);
     Router::new()
         .nest(API_PATH, api)
         .route("/__stats", get(control_stats))
@@ -75,6 +96,75 @@ fn error_response(
     json_response(status, &body)
 }
 
+/// Today's error body `{"detail", "code", "errors"?}` (`POST /track`).
+fn detail_response(
+    status: StatusCode,
+    code: &str,
+    detail: impl Into<String>,
+    errors: Option<Value>,
+) -> Response {
+    let mut body = json!({
+        "detail": detail.into(),
+        "code": code,
+    });
+    if let Some(errors) = errors {
+        body["errors"] = errors;
+    }
+    json_response(status, &body)
+}
+
+/// Which error body an endpoint answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// `{"error", "message", "details"?, "timestamp"}`: the config-based contract.
+    Legacy,
+    /// `{"detail", "code", "errors"?}`: today's contract.
+    Detail,
+}
+
+impl Shape {
+    /// An error answer in this shape; `code` is the `error` of the legacy shape, `extra` its
+    /// `details` or today's `errors`.
+    fn error(
+        self,
+        status: StatusCode,
+        code: &str,
+        message: impl Into<String>,
+        extra: Option<Value>,
+    ) -> Response {
+        match self {
+            Shape::Legacy => error_response(status, code, message, extra),
+            Shape::Detail => detail_response(status, code, message, extra),
+        }
+    }
+}
+
+/// The two track endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    /// `POST /track-usage`, the config-based contract.
+    TrackUsage,
+    /// `POST /track`, today's contract.
+    Track,
+}
+
+impl Endpoint {
+    fn shape(self) -> Shape {
+        match self {
+            Endpoint::TrackUsage => Shape::Legacy,
+            Endpoint::Track => Shape::Detail,
+        }
+    }
+
+    /// The name stored in [`StoredRecord::endpoint`] and logged.
+    fn name(self) -> &'static str {
+        match self {
+            Endpoint::TrackUsage => "track-usage",
+            Endpoint::Track => "track",
+        }
+    }
+}
+
 fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Response {
     match serde_json::to_vec(body) {
         Ok(bytes) => (status, [(CONTENT_TYPE, "application/json")], bytes).into_response(),
@@ -94,7 +184,12 @@ fn now_rfc3339() -> String {
 /// Counts an API request, remembers its user agent, and checks its key.
 // The error is the answer itself, built at most once per request.
 #[allow(clippy::result_large_err)]
-fn admit(app: &App, headers: &HeaderMap, count: impl FnOnce(&mut Stats)) -> Result<(), Response> {
+fn admit(
+    app: &App,
+    headers: &HeaderMap,
+    shape: Shape,
+    count: impl FnOnce(&mut Stats),
+) -> Result<(), Response> {
     let user_agent = headers
         .get(USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -124,16 +219,19 @@ fn admit(app: &App, headers: &HeaderMap, count: impl FnOnce(&mut Stats)) -> Resu
         None => "missing Authorization header: send `Authorization: Bearer <api key>`",
         Some(_) => "invalid API key",
     };
-    Err(error_response(
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-        message,
-        None,
-    ))
+    Err(shape.error(StatusCode::UNAUTHORIZED, "unauthorized", message, None))
+}
+
+/// The shape of answers on routes both contracts share: today's when only today's is served.
+fn shared_shape(app: &App) -> Shape {
+    match app.protocol {
+        Protocol::Track => Shape::Detail,
+        Protocol::Both | Protocol::Configs => Shape::Legacy,
+    }
 }
 
 async fn get_configs(State(app): State<App>, headers: HeaderMap) -> Response {
-    if let Err(response) = admit(&app, &headers, |s| s.config_requests += 1) {
+    if let Err(response) = admit(&app, &headers, Shape::Legacy, |s| s.config_requests += 1) {
         return response;
     }
     let rendered = Arc::clone(&app.read().rendered);
@@ -158,7 +256,8 @@ async fn get_configs(State(app): State<App>, headers: HeaderMap) -> Response {
 }
 
 async fn get_triggered_limits(State(app): State<App>, headers: HeaderMap) -> Response {
-    if let Err(response) = admit(&app, &headers, |s| s.triggered_limits_requests += 1) {
+    let shape = shared_shape(&app);
+    if let Err(response) = admit(&app, &headers, shape, |s| s.triggered_limits_requests += 1) {
         return response;
     }
     let body = app.read().rendered.limits_body.clone();
@@ -166,10 +265,33 @@ async fn get_triggered_limits(State(app): State<App>, headers: HeaderMap) -> Res
 }
 
 async fn api_not_found(State(app): State<App>, headers: HeaderMap) -> Response {
-    if let Err(response) = admit(&app, &headers, |_| {}) {
+    let shape = shared_shape(&app);
+    if let Err(response) = admit(&app, &headers, shape, |_| {}) {
         return response;
     }
-    not_found().await
+    match shape {
+        Shape::Legacy => not_found().await,
+        Shape::Detail => detail_not_found(),
+    }
+}
+
+/// `GET /configs` and `POST /track-usage` under [`Protocol::Track`]: 404 `{"detail": "Not
+/// Found"}` whatever the key, as today's service answers. Counted in `requests` only.
+async fn removed_route(State(app): State<App>, headers: HeaderMap) -> Response {
+    let user_agent = headers
+        .get(USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    {
+        let mut state = app.lock();
+        state.stats.requests += 1;
+        state.stats.last_user_agent = user_agent;
+    }
+    detail_not_found()
+}
+
+fn detail_not_found() -> Response {
+    json_response(StatusCode::NOT_FOUND, &json!({"detail": "Not Found"}))
 }
 
 async fn not_found() -> Response {
@@ -177,7 +299,24 @@ async fn not_found() -> Response {
 }
 
 async fn track_usage(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(response) = admit(&app, &headers, |s| s.track_requests += 1) {
+    handle_track(&app, &headers, &body, Endpoint::TrackUsage).await
+}
+
+async fn track(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+    handle_track(&app, &headers, &body, Endpoint::Track).await
+}
+
+/// The skeleton of both track endpoints: auth, stall, the counted faults, processing, delay.
+async fn handle_track(app: &App, headers: &HeaderMap, body: &[u8], endpoint: Endpoint) -> Response {
+    let shape = endpoint.shape();
+    let admitted = admit(app, headers, shape, |s| {
+        s.track_requests += 1;
+        match endpoint {
+            Endpoint::TrackUsage => s.track_usage_requests += 1,
+            Endpoint::Track => s.track_endpoint_requests += 1,
+        }
+    });
+    if let Err(response) = admitted {
         return response;
     }
     let mut stall = app.stall_receiver();
@@ -198,7 +337,7 @@ async fn track_usage(State(app): State<App>, headers: HeaderMap, body: Bytes) ->
     let response = match action {
         Action::Drop => dropped(),
         Action::RateLimit { retry_after } => {
-            let mut response = error_response(
+            let mut response = shape.error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
                 format!("too many requests; retry after {retry_after} s (fault injection)"),
@@ -211,16 +350,16 @@ async fn track_usage(State(app): State<App>, headers: HeaderMap, body: Bytes) ->
         }
         Action::Fail { status } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            error_response(
+            shape.error(
                 status,
                 "injected_failure",
                 format!("injected failure {} (fault injection)", status.as_u16()),
                 None,
             )
         }
-        Action::Proceed => process(&app, &body),
+        Action::Proceed => process_any(app, body, endpoint),
         Action::DropAfterStore => {
-            let _ = process(&app, &body);
+            let _ = process_any(app, body, endpoint);
             dropped()
         }
     };
@@ -228,9 +367,16 @@ async fn track_usage(State(app): State<App>, headers: HeaderMap, body: Bytes) ->
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
     }
     if action != Action::Proceed {
-        tracing::debug!(?action, "track-usage fault injected");
+        tracing::debug!(?action, endpoint = endpoint.name(), "track fault injected");
     }
     response
+}
+
+fn process_any(app: &App, body: &[u8], endpoint: Endpoint) -> Response {
+    match endpoint {
+        Endpoint::TrackUsage => process(app, body),
+        Endpoint::Track => process_track(app, body),
+    }
 }
 
 fn dropped() -> Response {
@@ -362,6 +508,7 @@ fn store(app: &App, records: Vec<Value>) -> Vec<(String, String)> {
             client_customer_key: take_string(&mut object, "client_customer_key"),
             context: take_object(&mut object, "context"),
             base_url: take_string(&mut object, "base_url"),
+            endpoint: Endpoint::TrackUsage.name().to_owned(),
         };
         state.records.push(stored);
         state
@@ -371,6 +518,197 @@ fn store(app: &App, records: Vec<Value>) -> Vec<(String, String)> {
         event_ids.push((response_id, event_id));
     }
     event_ids
+}
+
+/// Parses, checks, answers and stores (the `queued` records of) one `/track` body.
+fn process_track(app: &App, body: &[u8]) -> Response {
+    let parsed: Value = match serde_json::from_slice(body) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            app.lock().stats.rejected_requests += 1;
+            return detail_response(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                format!("request body is not JSON: {error}"),
+                None,
+            );
+        }
+    };
+    let records = match tracked_top_level(parsed) {
+        Ok(records) => records,
+        Err((field, message)) => {
+            app.lock().stats.rejected_requests += 1;
+            return detail_response(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_error",
+                format!("{field}: {message}"),
+                Some(json!([{"field": field, "message": message}])),
+            );
+        }
+    };
+    let bad = check_track_records(&records);
+    if !bad.is_empty() {
+        {
+            let mut state = app.lock();
+            state.stats.records_received += records.len() as u64;
+            state.stats.rejected_records += bad.len() as u64;
+            state.stats.rejected_requests += 1;
+        }
+        let message = format!(
+            "{} of {} tracked records are invalid; nothing was stored",
+            bad.len(),
+            records.len()
+        );
+        let errors = serde_json::to_value(&bad).unwrap_or(Value::Null);
+        return detail_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_error",
+            message,
+            Some(errors),
+        );
+    }
+    let results = store_tracked(app, records);
+    let limits = app.read().rendered.limits_item.clone();
+    json_response(
+        StatusCode::OK,
+        &TrackedResponse {
+            results: &results,
+            triggered_limits: &limits,
+        },
+    )
+}
+
+/// The records of `{"tracked": [...], "skip_limits"?: bool}` (1 to [`MAX_TRACKED`]), or the
+/// field and message of what is wrong. `skip_limits` is accepted and has no effect.
+fn tracked_top_level(body: Value) -> Result<Vec<Value>, (String, String)> {
+    let Value::Object(mut object) = body else {
+        return Err((
+            "body".to_owned(),
+            "expected an object with `tracked`".to_owned(),
+        ));
+    };
+    if let Some(unknown) = object
+        .keys()
+        .find(|k| *k != "tracked" && *k != "skip_limits")
+    {
+        return Err((unknown.clone(), "unknown key".to_owned()));
+    }
+    match object.get("skip_limits") {
+        None | Some(Value::Bool(_)) => {}
+        Some(_) => {
+            return Err(("skip_limits".to_owned(), "expected a bool".to_owned()));
+        }
+    }
+    match object.remove("tracked") {
+        Some(Value::Array(records)) if records.is_empty() => Err((
+            "tracked".to_owned(),
+            "at least 1 record is required".to_owned(),
+        )),
+        Some(Value::Array(records)) if records.len() > MAX_TRACKED => Err((
+            "tracked".to_owned(),
+            format!(
+                "at most {MAX_TRACKED} records per request, got {}",
+                records.len()
+            ),
+        )),
+        Some(Value::Array(records)) => Ok(records),
+        Some(_) => Err(("tracked".to_owned(), "expected an array".to_owned())),
+        None => Err(("tracked".to_owned(), "required key is missing".to_owned())),
+    }
+}
+
+/// One entry of a `/track` answer's `results`.
+#[derive(Debug, Serialize)]
+struct TrackedResult {
+    response_id: String,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct TrackedResponse<'a> {
+    results: &'a [TrackedResult],
+    triggered_limits: &'a Value,
+}
+
+/// Answers each checked `/track` record and stores the `queued` ones (a known `response_id`,
+/// from either endpoint, is a duplicate: `queued` again, not stored again).
+fn store_tracked(app: &App, records: Vec<Value>) -> Vec<TrackedResult> {
+    let count_only = app.count_only;
+    let mut state = app.lock();
+    let known = Arc::clone(&state.service_keys);
+    let poison_key = state.faults.poison_key.clone();
+    state.stats.records_received += records.len() as u64;
+    state.stats.accepted_requests += 1;
+    let mut results = Vec::with_capacity(records.len());
+    for record in records {
+        let Value::Object(mut object) = record else {
+            continue; // checked: every record is an object
+        };
+        let response_id = take_string(&mut object, "response_id").unwrap_or_default();
+        let service_key = take_string(&mut object, "service_key").unwrap_or_default();
+        let payload = take_object(&mut object, "payload").unwrap_or_default();
+        let answer = |status, errors| TrackedResult {
+            response_id: response_id.clone(),
+            status,
+            errors,
+        };
+        if let Some(key) = poison_key.as_deref()
+            && payload.contains_key(key)
+        {
+            state.stats.records_error += 1;
+            results.push(answer(
+                "error",
+                vec![format!("poisoned key '{key}' (fault injection)")],
+            ));
+            continue;
+        }
+        if !known.contains(&service_key) {
+            state.stats.records_service_key_unknown += 1;
+            results.push(answer(
+                "service_key_unknown",
+                vec![format!(
+                    "Service key '{service_key}' is not recognized. Event queued for review."
+                )],
+            ));
+            continue;
+        }
+        let queued = answer("queued", Vec::new());
+        if count_only {
+            state.stats.records_stored += 1;
+            results.push(queued);
+            continue;
+        }
+        if state.event_ids.contains_key(&response_id) {
+            state.stats.duplicates += 1;
+            results.push(queued);
+            continue;
+        }
+        let event_id = uuid::Uuid::new_v4().to_string();
+        let timestamp = match object.remove("timestamp") {
+            Some(Value::String(text)) => text,
+            Some(Value::Number(number)) => number.to_string(),
+            _ => String::new(), // checked: a string or a number
+        };
+        let stored = StoredRecord {
+            event_id: event_id.clone(),
+            config_id: String::new(),
+            service_id: service_key,
+            timestamp,
+            response_id: response_id.clone(),
+            usage: payload,
+            client_customer_key: take_string(&mut object, "customer_key"),
+            context: take_object(&mut object, "context"),
+            base_url: None,
+            endpoint: Endpoint::Track.name().to_owned(),
+        };
+        state.records.push(stored);
+        state.event_ids.insert(response_id, event_id);
+        state.stats.records_stored += 1;
+        results.push(queued);
+    }
+    results
 }
 
 fn take_string(object: &mut Map<String, Value>, key: &str) -> Option<String> {
@@ -484,11 +822,21 @@ async fn control_set_limits(State(app): State<App>, body: Bytes) -> Response {
 }
 
 async fn control_configs(State(app): State<App>) -> Response {
-    let configs = app.read().configs.configs.clone();
-    json_response(StatusCode::OK, &json!({ "configs": configs }))
+    let (configs, service_keys) = {
+        let state = app.read();
+        (
+            state.configs.configs.clone(),
+            state.configs.service_keys.clone(),
+        )
+    };
+    json_response(
+        StatusCode::OK,
+        &json!({ "configs": configs, "service_keys": service_keys }),
+    )
 }
 
-/// Body: `{"configs": [...], "api_key"?: "..."}`; replaces every config (and the key if given).
+/// Body: `{"configs": [...], "api_key"?: "...", "service_keys"?: [...]}`; replaces every
+/// config (and the key and the extra service keys, when given).
 async fn control_set_configs(State(app): State<App>, body: Bytes) -> Response {
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -496,6 +844,8 @@ async fn control_set_configs(State(app): State<App>, body: Bytes) -> Response {
         configs: Vec<ConfigEntry>,
         #[serde(default)]
         api_key: Option<String>,
+        #[serde(default)]
+        service_keys: Option<Vec<String>>,
     }
     let update: Body = match parse_control_body(&body) {
         Ok(update) => update,
@@ -505,6 +855,9 @@ async fn control_set_configs(State(app): State<App>, body: Bytes) -> Response {
         file.configs = update.configs;
         if let Some(key) = update.api_key {
             file.api_key = key;
+        }
+        if let Some(service_keys) = update.service_keys {
+            file.service_keys = service_keys;
         }
     });
     match result {

@@ -4,7 +4,7 @@
 //! the request path). Changes wake both async waiters (a watch channel) and blocking waiters
 //! (a condvar), so tests wait on notifications instead of sleeping.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,6 +18,7 @@ use crate::LocalApiError;
 use crate::config::{ConfigsFile, TriggeredLimit};
 use crate::faults::{Faults, FaultsUpdate};
 use crate::keys::Keys;
+use crate::protocol::Protocol;
 use crate::signing::{Rendered, render};
 
 /// Counters of what the server saw. Record counters count records; the others count requests.
@@ -32,23 +33,33 @@ pub struct Stats {
     pub not_modified: u64,
     /// `GET /triggered-limits` requests.
     pub triggered_limits_requests: u64,
-    /// `POST /track-usage` requests.
+    /// Track requests: `POST /track-usage` and `POST /track` (when served), together.
     pub track_requests: u64,
-    /// Track-usage requests answered 2xx.
+    /// `POST /track-usage` requests (when served).
+    pub track_usage_requests: u64,
+    /// `POST /track` requests (when served).
+    pub track_endpoint_requests: u64,
+    /// Track requests (either endpoint) answered 2xx.
     pub accepted_requests: u64,
-    /// Records in track-usage bodies that parsed, including rejected ones.
+    /// Records in track bodies (either endpoint) that parsed, including rejected ones.
     pub records_received: u64,
-    /// Records stored (first sight of their `response_id`).
+    /// Records stored (first sight of their `response_id`, on either endpoint).
     pub records_stored: u64,
-    /// Records whose `response_id` was already stored (answered with the original event id).
+    /// Records whose `response_id` was already stored (by either endpoint): answered with the
+    /// original event id on `/track-usage`, `queued` again on `/track`; not stored again.
     pub duplicates: u64,
+    /// `POST /track` records answered `service_key_unknown` (not stored).
+    pub records_service_key_unknown: u64,
+    /// `POST /track` records answered `error` (a poisoned payload; not stored).
+    pub records_error: u64,
     /// Requests answered 400, 401 or 422.
     pub rejected_requests: u64,
-    /// Records named as bad in 422 answers.
+    /// Records named as bad in 422 answers (either endpoint).
     pub rejected_records: u64,
     /// Requests with a missing or wrong API key.
     pub unauthorized: u64,
-    /// Track-usage requests that got an injected fault (drop, 429, fail, drop after store).
+    /// Track requests (either endpoint) that got an injected fault (drop, 429, fail, drop
+    /// after store).
     pub faults_injected: u64,
     /// Connections closed without an answer (drop and drop after store).
     pub dropped_connections: u64,
@@ -59,34 +70,46 @@ pub struct Stats {
 }
 
 /// A stored usage record, as received, with the event id the server gave it.
+///
+/// Records of both endpoints share this shape. A `POST /track` record maps as: `service_key`
+/// to `service_id`, `payload` to `usage`, `customer_key` to `client_customer_key`, `context`
+/// to `context`, `timestamp` as sent (a JSON number as its text), and `config_id` empty.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredRecord {
-    /// The event uuid answered for this record (and for its duplicates).
+    /// The event uuid answered for this record (and for its duplicates). `POST /track` does
+    /// not answer it, but gives one all the same.
     pub event_id: String,
-    /// The config the record was sent for.
+    /// The config the record was sent for (empty for `POST /track` records).
     pub config_id: String,
-    /// The service id sent.
+    /// The service id sent (the `service_key` of a `POST /track` record).
     pub service_id: String,
-    /// The timestamp as sent.
+    /// The timestamp as sent (a JSON number as its text).
     pub timestamp: String,
     /// The dedup key.
     pub response_id: String,
-    /// The usage object (keys sorted: serde_json's map).
+    /// The usage object (the `payload` of a `POST /track` record; keys sorted: serde_json's
+    /// map).
     pub usage: Map<String, Value>,
-    /// The customer key, when sent.
+    /// The customer key, when sent (`customer_key` on `POST /track`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_customer_key: Option<String>,
     /// The context object, when sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<Map<String, Value>>,
-    /// The base URL, when sent.
+    /// The base URL, when sent (`POST /track-usage` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
+    /// The endpoint that stored it: `"track"` or `"track-usage"` (empty in JSON written
+    /// before the field existed).
+    #[serde(default)]
+    pub endpoint: String,
 }
 
 pub(crate) struct Inner {
     pub(crate) configs: ConfigsFile,
     pub(crate) schemas: Arc<HashMap<String, Arc<Schema>>>,
+    /// What `POST /track` knows: every config's `service_id` and `configs.service_keys`.
+    pub(crate) service_keys: Arc<HashSet<String>>,
     pub(crate) limits: Vec<TriggeredLimit>,
     pub(crate) keys: Keys,
     pub(crate) rendered: Arc<Rendered>,
@@ -103,6 +126,7 @@ pub(crate) struct Shared {
     version: watch::Sender<u64>,
     stall: watch::Sender<bool>,
     pub(crate) count_only: bool,
+    pub(crate) protocol: Protocol,
 }
 
 /// What [`Shared::lock`] hands out: the state, and a note to wake waiters when it is dropped.
@@ -137,6 +161,7 @@ impl Shared {
         keys: Keys,
         faults: Faults,
         count_only: bool,
+        protocol: Protocol,
     ) -> Result<Shared, LocalApiError> {
         configs.check()?;
         let limits = configs.triggered_limits.clone();
@@ -149,10 +174,12 @@ impl Shared {
         )?;
         let schemas = parse_schemas(&configs)?;
         let stall = faults.stall;
+        let service_keys = Arc::new(configs.known_service_keys());
         Ok(Shared {
             inner: Mutex::new(Inner {
                 configs,
                 schemas: Arc::new(schemas),
+                service_keys,
                 limits,
                 keys,
                 rendered: Arc::new(rendered),
@@ -165,6 +192,7 @@ impl Shared {
             version: watch::channel(0).0,
             stall: watch::channel(stall).0,
             count_only,
+            protocol,
         })
     }
 
@@ -197,6 +225,7 @@ impl Shared {
             state.faults.token_fault,
             state.faults.limits_token_fault,
         )?;
+        state.service_keys = Arc::new(configs.known_service_keys());
         state.configs = configs;
         state.schemas = Arc::new(schemas);
         state.rendered = Arc::new(rendered);

@@ -1014,3 +1014,746 @@ fn the_binary_fails_clearly_on_a_bad_configs_file() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("/nonexistent/configs.json"), "{stderr}");
 }
+
+// ---- POST /track: today's contract (shared/API-TRACK.md) ----
+
+const TIMESTAMP: &str = "2026-12-06T08:41:59.566193+00:00";
+
+async fn post_tracked(api: &LocalApiHandle, body: &Value) -> reqwest::Response {
+    client()
+        .post(format!("{}/track", api.api_root()))
+        .header("Authorization", auth(api))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A `/track` record with the required keys only.
+fn tracked(service_key: &str, response_id: &str, payload: Value) -> Value {
+    json!({
+        "service_key": service_key,
+        "response_id": response_id,
+        "timestamp": TIMESTAMP,
+        "payload": payload,
+    })
+}
+
+fn statuses(answer: &Value) -> Vec<(String, String)> {
+    answer["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no results in {answer}"))
+        .iter()
+        .map(|r| {
+            (
+                r["response_id"].as_str().unwrap().to_owned(),
+                r["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    expected
+        .iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_track_batch_is_stored_with_exactly_the_fields_sent() {
+    let api = start().await;
+    let mut full = tracked(
+        "openai::gpt-5-mini",
+        "91087a6419aa40ef8248de68bb21c131",
+        json!({"input_tokens": 10, "output_tokens": 20, "note": [1, "x"]}),
+    );
+    full["customer_key"] = json!("acme");
+    full["context"] = json!({"env": "prod"});
+    let mut epoch_text = tracked("internal::misc", "resp-epoch-text", json!({}));
+    epoch_text["timestamp"] = json!("1754600519.566193");
+    let mut epoch_number = tracked("deepgram::nova-2", "resp-epoch-number", json!({"s": 1.5}));
+    epoch_number["timestamp"] = json!(1754600519.566193);
+    let body = json!({"tracked": [
+        full,
+        tracked("openai::gpt-4o-mini", "msg_01", json!({"anything": {"goes": true}})),
+        epoch_text,
+        epoch_number,
+    ]});
+    let response = client()
+        .post(format!("{}/track", api.api_root()))
+        .header("Authorization", auth(&api))
+        .header("User-Agent", "aicm-rust/0.2.0")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(
+        statuses(&answer),
+        pairs(&[
+            ("91087a6419aa40ef8248de68bb21c131", "queued"),
+            ("msg_01", "queued"),
+            ("resp-epoch-text", "queued"),
+            ("resp-epoch-number", "queued"),
+        ])
+    );
+    for result in answer["results"].as_array().unwrap() {
+        assert_eq!(
+            result.as_object().unwrap().len(),
+            2,
+            "queued: no errors: {result}"
+        );
+    }
+    assert_eq!(limits_in(&answer["triggered_limits"]), json!([]));
+
+    let records = api.records();
+    assert_eq!(records.len(), 4);
+    let expected = aicm_tests::StoredRecord {
+        event_id: records[0].event_id.clone(),
+        config_id: String::new(),
+        service_id: "openai::gpt-5-mini".into(),
+        timestamp: TIMESTAMP.into(),
+        response_id: "91087a6419aa40ef8248de68bb21c131".into(),
+        usage: json!({"input_tokens": 10, "output_tokens": 20, "note": [1, "x"]})
+            .as_object()
+            .unwrap()
+            .clone(),
+        client_customer_key: Some("acme".into()),
+        context: json!({"env": "prod"}).as_object().cloned(),
+        base_url: None,
+        endpoint: "track".into(),
+    };
+    assert_eq!(records[0], expected);
+    assert!(uuid::Uuid::parse_str(&records[0].event_id).is_ok());
+    assert_eq!(records[1].service_id, "openai::gpt-4o-mini");
+    assert_eq!(records[1].usage["anything"], json!({"goes": true}));
+    assert_eq!(records[1].client_customer_key, None);
+    assert_eq!(records[1].context, None);
+    assert_eq!(records[2].timestamp, "1754600519.566193");
+    assert_eq!(
+        records[3].timestamp, "1754600519.566193",
+        "a number is kept as its text"
+    );
+    assert!(records.iter().all(|r| r.endpoint == "track"));
+
+    let stats = api.stats();
+    assert_eq!(
+        (
+            stats.track_requests,
+            stats.track_endpoint_requests,
+            stats.track_usage_requests
+        ),
+        (1, 1, 0)
+    );
+    assert_eq!((stats.accepted_requests, stats.requests), (1, 1));
+    assert_eq!((stats.records_received, stats.records_stored), (4, 4));
+    assert_eq!(stats.last_user_agent.as_deref(), Some("aicm-rust/0.2.0"));
+
+    // The control endpoint lists them with their endpoint.
+    let listed: Value = client()
+        .get(format!("{}/__records", api.api_base()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["records"][0]["endpoint"], "track");
+    assert_eq!(listed["records"][0]["service_id"], "openai::gpt-5-mini");
+    // Records serialised before `endpoint` existed still parse.
+    let old: aicm_tests::StoredRecord = serde_json::from_value(json!({
+        "event_id": "e", "config_id": "c", "service_id": "s", "timestamp": TIMESTAMP,
+        "response_id": "r", "usage": {}
+    }))
+    .unwrap();
+    assert_eq!(old.endpoint, "");
+}
+
+#[tokio::test]
+async fn track_answers_each_record_queued_service_key_unknown_or_error() {
+    let api = start().await;
+    api.set_poison_key(Some("poison"));
+    let body = json!({"tracked": [
+        tracked("openai::gpt-4o-mini", "by-config", json!({"t": 1})),
+        tracked("anthropic::claude-sonnet-4", "by-service-keys", json!({"t": 2})),
+        tracked("unknown::service", "resp-456", json!({"t": 3})),
+        tracked("openai::gpt-4o", "poisoned", json!({"poison": 1})),
+    ]});
+    let response = post_tracked(&api, &body).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(
+        statuses(&answer),
+        pairs(&[
+            ("by-config", "queued"),
+            ("by-service-keys", "queued"),
+            ("resp-456", "service_key_unknown"),
+            ("poisoned", "error"),
+        ])
+    );
+    let results = answer["results"].as_array().unwrap();
+    assert_eq!(
+        results[2]["errors"],
+        json!(["Service key 'unknown::service' is not recognized. Event queued for review."])
+    );
+    assert_eq!(
+        results[3]["errors"],
+        json!(["poisoned key 'poison' (fault injection)"])
+    );
+    let stored: Vec<String> = api.records().into_iter().map(|r| r.response_id).collect();
+    assert_eq!(stored, ["by-config", "by-service-keys"]);
+    let stats = api.stats();
+    assert_eq!(stats.records_received, 4);
+    assert_eq!(stats.records_stored, 2);
+    assert_eq!(stats.records_service_key_unknown, 1);
+    assert_eq!(stats.records_error, 1);
+    assert_eq!(stats.accepted_requests, 1);
+    assert_eq!((stats.rejected_requests, stats.rejected_records), (0, 0));
+
+    // Service keys are steered like configs: from Rust, and through the control endpoint.
+    api.add_service_key("unknown::service").unwrap();
+    assert!(api.configs().knows_service_key("unknown::service"));
+    let answer: Value = post_tracked(
+        &api,
+        &json!({"tracked": [tracked("unknown::service", "resp-456", json!({}))]}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(statuses(&answer), pairs(&[("resp-456", "queued")]));
+    let response = client()
+        .post(format!("{}/__configs", api.api_base()))
+        .json(&json!({"configs": [], "service_keys": ["custom::only"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let listed: Value = client()
+        .get(format!("{}/__configs", api.api_base()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["service_keys"], json!(["custom::only"]));
+    let answer: Value = post_tracked(
+        &api,
+        &json!({"tracked": [
+            tracked("custom::only", "c1", json!({})),
+            tracked("openai::gpt-4o-mini", "c2", json!({})),
+        ]}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        statuses(&answer),
+        pairs(&[("c1", "queued"), ("c2", "service_key_unknown")])
+    );
+}
+
+#[tokio::test]
+async fn response_ids_deduplicate_across_track_and_track_usage() {
+    let api = start().await;
+    let answer: Value = post_track(
+        &api,
+        &json!({"usage_records": [record("free-form", "shared-1", json!({"x": 1}))]}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let event_id = answer["event_ids"][0]["shared-1"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // /track sees the /track-usage record: queued again, not stored again.
+    let answer: Value = post_tracked(
+        &api,
+        &json!({"tracked": [
+            tracked("internal::misc", "shared-1", json!({"x": 2})),
+            tracked("internal::misc", "shared-2", json!({"y": 1})),
+            tracked("internal::misc", "shared-2", json!({"y": 2})),
+        ]}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        statuses(&answer),
+        pairs(&[
+            ("shared-1", "queued"),
+            ("shared-2", "queued"),
+            ("shared-2", "queued")
+        ])
+    );
+
+    // /track-usage sees the /track record: answered with the event id it was given.
+    let answer: Value = post_track(
+        &api,
+        &json!({"usage_records": [record("free-form", "shared-2", json!({"y": 3}))]}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let records = api.records();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0].event_id, event_id);
+    assert_eq!(records[0].usage["x"], 1, "the first copy is kept");
+    assert_eq!(records[0].endpoint, "track-usage");
+    assert_eq!(records[1].endpoint, "track");
+    assert_eq!(records[1].usage["y"], 1);
+    assert_eq!(
+        answer["event_ids"][0]["shared-2"],
+        records[1].event_id.as_str()
+    );
+
+    let stats = api.stats();
+    assert_eq!(stats.records_stored, 2);
+    assert_eq!(stats.duplicates, 3);
+    assert_eq!(stats.records_received, 5);
+    assert_eq!(
+        (
+            stats.track_requests,
+            stats.track_usage_requests,
+            stats.track_endpoint_requests
+        ),
+        (3, 2, 1)
+    );
+    assert_eq!(stats.accepted_requests, 3);
+}
+
+#[tokio::test]
+async fn a_bad_track_batch_gets_422_naming_each_bad_record_and_stores_nothing() {
+    let api = start().await;
+    let good = tracked("openai::gpt-4o-mini", "good", json!({"t": 1}));
+    let mut old_key = tracked("openai::gpt-4o-mini", "r1", json!({}));
+    old_key["client_customer_key"] = json!("c1");
+    let mut null_customer = tracked("openai::gpt-4o-mini", "r2", json!({}));
+    null_customer["customer_key"] = Value::Null;
+    let old_record = record("free-form", "r3", json!({}));
+    let mut bad_time = tracked("openai::gpt-4o-mini", "r4", json!({}));
+    bad_time["timestamp"] = json!("2026-12-06 08:41:59");
+    let mut no_payload = tracked("openai::gpt-4o-mini", "r5", json!({}));
+    no_payload.as_object_mut().unwrap().remove("payload");
+    let body = json!({"tracked": [
+        good.clone(),
+        old_key,
+        null_customer,
+        old_record,
+        bad_time,
+        no_payload,
+        tracked("", "r6", json!({})),
+        tracked("openai::gpt-4o-mini", "", json!({})),
+        tracked("openai::gpt-4o-mini", "r8", json!([1])),
+    ]});
+    let response = post_tracked(&api, &body).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["code"], "validation_error");
+    assert!(answer.get("error").is_none(), "today's shape: {answer}");
+    assert!(
+        answer["detail"].as_str().unwrap().contains("8 of 9"),
+        "{answer}"
+    );
+    let errors = answer["errors"].as_array().unwrap();
+    let indices: Vec<u64> = errors
+        .iter()
+        .map(|e| e["record"].as_u64().unwrap())
+        .collect();
+    assert_eq!(indices, [1, 2, 3, 4, 5, 6, 7, 8]);
+    let fields = |i: usize| -> Vec<String> {
+        let mut fields: Vec<String> = errors[i - 1]["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["field"].as_str().unwrap().to_owned())
+            .collect();
+        fields.sort();
+        fields
+    };
+    assert_eq!(errors[0]["response_id"], "r1");
+    assert_eq!(fields(1), ["tracked[1].client_customer_key"]);
+    assert_eq!(fields(2), ["tracked[2].customer_key"]);
+    assert_eq!(
+        fields(3),
+        [
+            "tracked[3].config_id",
+            "tracked[3].payload",
+            "tracked[3].service_id",
+            "tracked[3].service_key",
+            "tracked[3].usage",
+        ]
+    );
+    assert_eq!(fields(4), ["tracked[4].timestamp"]);
+    assert_eq!(fields(5), ["tracked[5].payload"]);
+    assert_eq!(fields(6), ["tracked[6].service_key"]);
+    assert_eq!(fields(7), ["tracked[7].response_id"]);
+    assert_eq!(fields(8), ["tracked[8].payload"]);
+    assert!(
+        api.records().is_empty(),
+        "nothing of a refused batch is stored"
+    );
+    let stats = api.stats();
+    assert_eq!(stats.records_stored, 0);
+    assert_eq!((stats.rejected_requests, stats.rejected_records), (1, 8));
+    assert_eq!(stats.records_received, 9);
+
+    // Refused bodies: shape and size.
+    let too_many: Vec<Value> = (0..1_001)
+        .map(|i| tracked("openai::gpt-4o-mini", &format!("big-{i}"), json!({})))
+        .collect();
+    let refused = [
+        json!({"tracked": []}),
+        json!({"tracked": too_many}),
+        json!({"tracked": [good.clone()], "usage_records": []}),
+        json!({"tracked": {}}),
+        json!({"records": [good.clone()]}),
+        json!({"tracked": [good.clone()], "skip_limits": "yes"}),
+        json!([good.clone()]),
+    ];
+    for body in &refused {
+        let response = post_tracked(&api, body).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body:.80}"
+        );
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(answer["code"], "validation_error", "{answer}");
+        assert!(answer["detail"].is_string(), "{answer}");
+        assert!(answer["errors"][0]["field"].is_string(), "{answer}");
+    }
+    assert!(api.records().is_empty());
+    let stats = api.stats();
+    assert_eq!(stats.records_stored, 0);
+    assert_eq!(stats.rejected_requests, 1 + refused.len() as u64);
+    assert_eq!(stats.accepted_requests, 0);
+
+    // 1,000 records is the limit, not over it; `skip_limits` is accepted.
+    let thousand: Vec<Value> = (0..1_000)
+        .map(|i| tracked("openai::gpt-4o-mini", &format!("big-{i}"), json!({})))
+        .collect();
+    let response = post_tracked(&api, &json!({"tracked": thousand, "skip_limits": true})).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["results"].as_array().unwrap().len(), 1_000);
+    assert_eq!(api.stats().records_stored, 1_000);
+
+    // The good record alone goes through: it was not stored by the refused batch.
+    let answer: Value = post_tracked(&api, &json!({"tracked": [good]}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(statuses(&answer), pairs(&[("good", "queued")]));
+    assert_eq!(api.stats().duplicates, 0);
+}
+
+#[tokio::test]
+async fn a_track_body_that_is_not_json_gets_400_with_detail_and_a_bad_key_401() {
+    let api = start().await;
+    let response = client()
+        .post(format!("{}/track", api.api_root()))
+        .header("Authorization", auth(&api))
+        .header("Content-Type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["code"], "invalid_json");
+    assert!(
+        answer["detail"].as_str().unwrap().contains("not JSON"),
+        "{answer}"
+    );
+    assert!(answer.get("error").is_none(), "{answer}");
+
+    for header in [None, Some("Bearer wrong-key")] {
+        let mut request = client()
+            .post(format!("{}/track", api.api_root()))
+            .json(&json!({"tracked": [tracked("openai::gpt-4o-mini", "r", json!({}))]}));
+        if let Some(header) = header {
+            request = request.header("Authorization", header);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(answer["code"], "unauthorized");
+        assert!(answer["detail"].is_string(), "{answer}");
+        assert!(!answer.to_string().contains("wrong-key"), "{answer}");
+    }
+    let stats = api.stats();
+    assert_eq!(stats.rejected_requests, 3);
+    assert_eq!(stats.unauthorized, 2);
+    assert_eq!(stats.track_endpoint_requests, 3);
+    assert!(api.records().is_empty());
+}
+
+#[tokio::test]
+async fn faults_apply_to_track_as_to_track_usage() {
+    let api = start().await;
+    let body = |rid: &str| json!({"tracked": [tracked("openai::gpt-4o-mini", rid, json!({}))]});
+
+    api.fail_next(1, 503);
+    let response = post_tracked(&api, &body("f1")).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["code"], "injected_failure");
+    assert!(answer["detail"].is_string(), "{answer}");
+
+    api.rate_limit_next(1, 7);
+    let response = post_tracked(&api, &body("f1")).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()["retry-after"], "7");
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["code"], "rate_limited");
+
+    api.drop_next(1);
+    let error = client()
+        .post(format!("{}/track", api.api_root()))
+        .header("Authorization", auth(&api))
+        .json(&body("f1"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(!error.is_status(), "{error}");
+    assert!(api.records().is_empty(), "no fault so far stored anything");
+
+    api.drop_after_store_next(1);
+    let error = client()
+        .post(format!("{}/track", api.api_root()))
+        .header("Authorization", auth(&api))
+        .json(&body("f1"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(!error.is_status(), "{error}");
+    assert_eq!(
+        api.records().len(),
+        1,
+        "stored before the connection was cut"
+    );
+    // The client's retry is a duplicate: queued, not stored twice.
+    let answer: Value = post_tracked(&api, &body("f1")).await.json().await.unwrap();
+    assert_eq!(statuses(&answer), pairs(&[("f1", "queued")]));
+
+    let stats = api.stats();
+    assert_eq!(stats.faults_injected, 4);
+    assert_eq!(stats.dropped_connections, 2);
+    assert_eq!(stats.track_endpoint_requests, 5);
+    assert_eq!(stats.track_requests, 5);
+    assert_eq!((stats.records_stored, stats.duplicates), (1, 1));
+    assert_eq!(stats.accepted_requests, 2, "drop-after-store processed it");
+
+    // A stall holds /track requests until it is lifted.
+    api.set_stall(true);
+    let held = tokio::spawn({
+        let url = format!("{}/track", api.api_root());
+        let key = auth(&api);
+        let body = body("f2");
+        async move {
+            client()
+                .post(url)
+                .header("Authorization", key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    api.wait_for(WAIT, |s| s.track_endpoint_requests == 6)
+        .await
+        .unwrap();
+    assert_eq!(api.records().len(), 1, "a stalled request is not looked at");
+    api.set_stall(false);
+    assert_eq!(held.await.unwrap(), StatusCode::OK);
+    assert_eq!(api.records().len(), 2);
+}
+
+async fn request(
+    api: &LocalApiHandle,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = client()
+        .request(method, format!("{}{path}", api.api_root()))
+        .header("Authorization", auth(api));
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+#[tokio::test]
+async fn protocol_track_removes_configs_and_track_usage() {
+    let api = LocalApi::builder()
+        .protocol(aicm_tests::Protocol::Track)
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(api.protocol(), aicm_tests::Protocol::Track);
+    let old_body = json!({"usage_records": [record("free-form", "r1", json!({}))]});
+    let (status, body) = request(&api, reqwest::Method::GET, "/configs", None).await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::NOT_FOUND, json!({"detail": "Not Found"}))
+    );
+    let (status, body) = request(
+        &api,
+        reqwest::Method::POST,
+        "/track-usage",
+        Some(old_body.clone()),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::NOT_FOUND, json!({"detail": "Not Found"}))
+    );
+    // Whatever the key: the route does not exist.
+    let response = client()
+        .get(format!("{}/configs", api.api_root()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+
+    let (status, body) = request(&api, reqwest::Method::GET, "/triggered-limits", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(limits_in(&body["triggered_limits"]), json!([]));
+    let (status, body) = request(
+        &api,
+        reqwest::Method::POST,
+        "/track",
+        Some(json!({"tracked": [tracked("openai::gpt-4o-mini", "t1", json!({}))]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(statuses(&body), pairs(&[("t1", "queued")]));
+
+    let stats = api.stats();
+    assert_eq!(stats.requests, 5);
+    assert_eq!(stats.config_requests, 0);
+    assert_eq!(stats.track_usage_requests, 0);
+    assert_eq!(
+        (stats.track_requests, stats.track_endpoint_requests),
+        (1, 1)
+    );
+    assert_eq!(stats.triggered_limits_requests, 1);
+    assert_eq!(stats.records_stored, 1);
+}
+
+#[tokio::test]
+async fn protocol_configs_removes_track_and_both_serves_everything() {
+    let api = LocalApi::builder()
+        .protocol(aicm_tests::Protocol::Configs)
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(api.protocol(), aicm_tests::Protocol::Configs);
+    let track_body = json!({"tracked": [tracked("openai::gpt-4o-mini", "t1", json!({}))]});
+    let (status, _) = request(
+        &api,
+        reqwest::Method::POST,
+        "/track",
+        Some(track_body.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = request(&api, reqwest::Method::GET, "/configs", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = request(
+        &api,
+        reqwest::Method::POST,
+        "/track-usage",
+        Some(json!({"usage_records": [record("free-form", "r1", json!({}))]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = request(&api, reqwest::Method::GET, "/triggered-limits", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let stats = api.stats();
+    assert_eq!(stats.requests, 4);
+    assert_eq!(stats.track_endpoint_requests, 0);
+    assert_eq!((stats.track_requests, stats.track_usage_requests), (1, 1));
+    assert_eq!(stats.records_stored, 1);
+
+    let api = start().await;
+    assert_eq!(api.protocol(), aicm_tests::Protocol::Both);
+    let (status, _) = request(&api, reqwest::Method::POST, "/track", Some(track_body)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = request(&api, reqwest::Method::GET, "/configs", None).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// One HTTP/1.1 request with an optional JSON body over a plain socket; the whole answer.
+fn raw_request(addr: std::net::SocketAddr, method: &str, path: &str, body: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer sk-local-test\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+#[test]
+fn the_binary_takes_a_protocol() {
+    let mut child = Child(
+        std::process::Command::new(env!("CARGO_BIN_EXE_aicm-local-api"))
+            .args(["--port", "0", "--protocol", "track"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line
+        .trim_end()
+        .strip_prefix("listening on http://127.0.0.1:")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .parse()
+        .unwrap();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let answer = raw_request(addr, "GET", "/api/v1/configs", "");
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    assert!(answer.ends_with(r#"{"detail":"Not Found"}"#), "{answer}");
+    let body = json!({"tracked": [tracked("openai::gpt-5-mini", "b1", json!({"t": 1}))]});
+    let answer = raw_request(addr, "POST", "/api/v1/track", &body.to_string());
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.contains(r#"{"response_id":"b1","status":"queued"}"#),
+        "{answer}"
+    );
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_aicm-local-api"))
+        .args(["--port", "0", "--protocol", "nope"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--protocol"), "{stderr}");
+}

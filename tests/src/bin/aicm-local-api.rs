@@ -5,10 +5,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use aicm_tests::{ConfigsFile, Keys, LocalApi, LocalApiError};
+use aicm_tests::{ConfigsFile, Keys, LocalApi, LocalApiError, Protocol};
 use clap::Parser;
 
-/// Serve the AICostManager API (configs, triggered limits, track-usage) on loopback.
+/// Serve the AICostManager API (track; configs, track-usage; triggered limits) on loopback.
 #[derive(Debug, Parser)]
 #[command(name = "aicm-local-api", version)]
 struct Args {
@@ -33,6 +33,10 @@ struct Args {
     /// Key id (`kid`) of the signing key.
     #[arg(long, value_name = "ID")]
     key_id: Option<String>,
+    /// Which contract to serve: `track` (POST /track; /configs and /track-usage answer 404),
+    /// `configs` (GET /configs, POST /track-usage; /track answers 404) or `both`.
+    #[arg(long, value_enum, default_value_t = Protocol::Both)]
+    protocol: Protocol,
 }
 
 fn main() -> ExitCode {
@@ -79,6 +83,7 @@ async fn run(args: Args) -> Result<(), LocalApiError> {
         .configs(configs)
         .keys(keys)
         .count_only(args.count_only)
+        .protocol(args.protocol)
         .port(args.port);
     if let Some(api_key) = args.api_key {
         builder = builder.api_key(api_key);
