@@ -1,6 +1,10 @@
 //! The delivery queue under faults, against the local API's fault injection: nothing accepted
 //! is lost without a trace. Every test also samples the accounting identity throughout.
 //! Synchronisation is on server counts or health with a deadline, never on sleeps.
+//!
+//! The fault suite runs under both contracts of the wire (`configs::…` posts to
+//! `/track-usage`, `track::…` to today's `/track`): the queue, retries, splitting and
+//! accounting are written once, and these tests hold them to it on both endpoints.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -9,10 +13,31 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aicm::{DiscardedRecord, FailedRecord, OnFull, TrackError};
+use aicm::{DiscardedRecord, FailedRecord, OnFull, Protocol, TrackError};
 use parking_lot::Mutex;
 use serde_json::json;
 use support::{DEADLINE, IdentityProbe, builder, chat_usage, server};
+
+/// Every stored record came through the contract's own endpoint (none of one contract ever
+/// reaches the other's).
+fn assert_endpoint(api: &aicm_tests::LocalApiThread, protocol: Protocol) {
+    let expected = match protocol {
+        Protocol::Configs => "track-usage",
+        _ => "track",
+    };
+    let records = api.records();
+    assert!(!records.is_empty());
+    assert!(
+        records.iter().all(|r| r.endpoint == expected),
+        "records outside {expected}"
+    );
+    let stats = api.stats();
+    let other = match protocol {
+        Protocol::Configs => stats.track_endpoint_requests,
+        _ => stats.track_usage_requests,
+    };
+    assert_eq!(other, 0, "{stats:?}");
+}
 
 fn fast(b: aicm::TrackerBuilder) -> aicm::TrackerBuilder {
     b.initial_backoff(Duration::from_millis(5))
@@ -20,11 +45,10 @@ fn fast(b: aicm::TrackerBuilder) -> aicm::TrackerBuilder {
         .batch_interval(Duration::from_millis(5))
 }
 
-#[test]
-fn a_503_storm_then_recovery_stores_every_record_exactly_once() {
+fn a_503_storm_then_recovery_stores_every_record_exactly_once(protocol: Protocol) {
     let api = server();
     api.fail_next(5, 503);
-    let tracker = fast(builder(&api, "chat-completions"))
+    let tracker = fast(builder(&api, "chat-completions").protocol(protocol))
         .max_batch_size(50)
         .build()
         .unwrap();
@@ -44,13 +68,13 @@ fn a_503_storm_then_recovery_stores_every_record_exactly_once() {
         (2_000, 0, 0)
     );
     assert!(h.retries >= 5, "{h:?}");
+    assert_endpoint(&api, protocol);
 }
 
-#[test]
-fn retry_after_is_honoured() {
+fn retry_after_is_honoured(protocol: Protocol) {
     let api = server();
     api.rate_limit_next(1, 1);
-    let tracker = fast(builder(&api, "chat-completions"))
+    let tracker = fast(builder(&api, "chat-completions").protocol(protocol))
         .max_backoff(Duration::from_secs(5))
         .build()
         .unwrap();
@@ -69,11 +93,10 @@ fn retry_after_is_honoured() {
     tracker.close().unwrap();
 }
 
-#[test]
-fn retry_after_is_clamped_to_the_max_backoff() {
+fn retry_after_is_clamped_to_the_max_backoff(protocol: Protocol) {
     let api = server();
     api.rate_limit_next(1, 3_600);
-    let tracker = fast(builder(&api, "chat-completions"))
+    let tracker = fast(builder(&api, "chat-completions").protocol(protocol))
         .max_backoff(Duration::from_millis(100))
         .build()
         .unwrap();
@@ -83,12 +106,11 @@ fn retry_after_is_clamped_to_the_max_backoff() {
     tracker.close().unwrap();
 }
 
-#[test]
-fn dropped_connections_and_drop_after_store_lose_nothing() {
+fn dropped_connections_and_drop_after_store_lose_nothing(protocol: Protocol) {
     let api = server();
     api.drop_next(2);
     api.drop_after_store_next(2);
-    let tracker = fast(builder(&api, "chat-completions"))
+    let tracker = fast(builder(&api, "chat-completions").protocol(protocol))
         .max_batch_size(10)
         .build()
         .unwrap();
@@ -108,14 +130,14 @@ fn dropped_connections_and_drop_after_store_lose_nothing() {
     ids.sort();
     assert_eq!(stored, ids);
     assert_eq!(tracker.health().total_failed, 0);
+    assert_endpoint(&api, protocol);
     tracker.close().unwrap();
 }
 
-#[test]
-fn timeouts_are_retried_without_loss() {
+fn timeouts_are_retried_without_loss(protocol: Protocol) {
     let api = server();
     api.set_delay(Duration::from_millis(400));
-    let tracker = fast(builder(&api, "chat-completions"))
+    let tracker = fast(builder(&api, "chat-completions").protocol(protocol))
         .timeout(Duration::from_millis(100))
         .build()
         .unwrap();
@@ -138,15 +160,14 @@ fn timeouts_are_retried_without_loss() {
     tracker.close().unwrap();
 }
 
-#[test]
-fn one_poison_record_among_999_good_ones_is_isolated() {
+fn one_poison_record_among_999_good_ones_is_isolated(protocol: Protocol) {
     let api = server();
     // The poison fault refuses any request holding a record whose usage has this key; the
     // empty schema of `free-form` lets the SDK accept it.
     api.set_poison_key(Some("poison"));
     let failed: Arc<Mutex<Vec<FailedRecord>>> = Arc::default();
     let sink = failed.clone();
-    let tracker = fast(builder(&api, "free-form"))
+    let tracker = fast(builder(&api, "free-form").protocol(protocol))
         .max_batch_size(1_000)
         .batch_interval(Duration::from_secs(60))
         .on_failed(move |r| sink.lock().push(r.clone()))
@@ -169,16 +190,38 @@ fn one_poison_record_among_999_good_ones_is_isolated() {
     let failed = failed.lock();
     assert_eq!(failed.len(), 1);
     assert_eq!(Some(&failed[0].record.response_id), poison_id.as_ref());
-    assert_eq!(failed[0].status, Some(422));
-    assert!(failed[0].error.contains("422"), "{}", failed[0].error);
-    assert!(h.last_error.as_deref().is_some_and(|e| e.contains("422")));
+    match protocol {
+        // The config-based contract refuses the whole request; splitting isolates the record.
+        Protocol::Configs => {
+            assert_eq!(failed[0].status, Some(422));
+            assert!(failed[0].error.contains("422"), "{}", failed[0].error);
+            assert!(h.last_error.as_deref().is_some_and(|e| e.contains("422")));
+            assert_eq!(failed[0].record_status, None);
+        }
+        // Today's contract answers it `error` in a 2xx: failed at once, nothing split.
+        _ => {
+            assert_eq!(failed[0].status, Some(200));
+            assert_eq!(failed[0].record_status.as_deref(), Some("error"));
+            assert!(
+                failed[0].messages.iter().any(|m| m.contains("poison")),
+                "{:?}",
+                failed[0].messages
+            );
+            assert!(
+                failed[0].error.starts_with("error: "),
+                "{}",
+                failed[0].error
+            );
+            assert_eq!(api.stats().track_requests, 1, "nothing is split or retried");
+            assert_eq!(api.stats().records_error, 1);
+        }
+    }
     tracker.close().unwrap();
 }
 
-#[test]
-fn unauthorized_fails_the_batch_as_a_configuration_error_without_splitting() {
+fn unauthorized_fails_the_batch_as_a_configuration_error_without_splitting(protocol: Protocol) {
     let api = server();
-    let tracker = fast(builder(&api, "chat-completions"))
+    let tracker = fast(builder(&api, "chat-completions").protocol(protocol))
         .max_batch_size(100)
         .batch_interval(Duration::from_secs(60))
         .build()
@@ -205,9 +248,13 @@ fn unauthorized_fails_the_batch_as_a_configuration_error_without_splitting() {
 
 // --- OnFull under a stalled server --------------------------------------------------------
 
-fn stalled_tracker(api: &aicm_tests::LocalApiThread, policy: OnFull) -> aicm::TrackerBuilder {
+fn stalled_tracker(
+    api: &aicm_tests::LocalApiThread,
+    policy: OnFull,
+    protocol: Protocol,
+) -> aicm::TrackerBuilder {
     api.set_stall(true);
-    fast(builder(api, "chat-completions"))
+    fast(builder(api, "chat-completions").protocol(protocol))
         .queue_size(10)
         .max_batch_size(5)
         .max_concurrent_requests(1)
@@ -223,10 +270,11 @@ fn wait_for_stalled_request(tracker: &aicm::Tracker) {
     }
 }
 
-#[test]
-fn raise_refuses_when_full_and_delivers_what_it_accepted() {
+fn raise_refuses_when_full_and_delivers_what_it_accepted(protocol: Protocol) {
     let api = server();
-    let tracker = stalled_tracker(&api, OnFull::Raise).build().unwrap();
+    let tracker = stalled_tracker(&api, OnFull::Raise, protocol)
+        .build()
+        .unwrap();
     let probe = IdentityProbe::start(&tracker);
     for i in 0..5 {
         tracker.track(chat_usage(i)).unwrap();
@@ -250,12 +298,11 @@ fn raise_refuses_when_full_and_delivers_what_it_accepted() {
     tracker.close().unwrap();
 }
 
-#[test]
-fn backpressure_drops_the_oldest_counts_and_reports_each() {
+fn backpressure_drops_the_oldest_counts_and_reports_each(protocol: Protocol) {
     let api = server();
     let discarded: Arc<Mutex<Vec<DiscardedRecord>>> = Arc::default();
     let sink = discarded.clone();
-    let tracker = stalled_tracker(&api, OnFull::Backpressure)
+    let tracker = stalled_tracker(&api, OnFull::Backpressure, protocol)
         .on_discard(move |r| sink.lock().push(r.clone()))
         .build()
         .unwrap();
@@ -289,10 +336,9 @@ fn backpressure_drops_the_oldest_counts_and_reports_each() {
     tracker.close().unwrap();
 }
 
-#[test]
-fn block_waits_for_room_and_can_time_out() {
+fn block_waits_for_room_and_can_time_out(protocol: Protocol) {
     let api = server();
-    let tracker = stalled_tracker(&api, OnFull::Block)
+    let tracker = stalled_tracker(&api, OnFull::Block, protocol)
         .block_timeout(Duration::from_millis(200))
         .build()
         .unwrap();
@@ -325,8 +371,17 @@ fn block_waits_for_room_and_can_time_out() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn block_awaits_room_in_async_code_without_blocking_the_executor() {
+    block_awaits_room_async(Protocol::Configs).await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn block_awaits_room_in_async_code_without_blocking_the_executor_on_track() {
+    block_awaits_room_async(Protocol::Track).await;
+}
+
+async fn block_awaits_room_async(protocol: Protocol) {
     let api = server();
-    let tracker = stalled_tracker(&api, OnFull::Block)
+    let tracker = stalled_tracker(&api, OnFull::Block, protocol)
         .build_async()
         .await
         .unwrap();
@@ -395,11 +450,11 @@ fn twenty_threads_with_block_and_a_slow_server_deliver_every_record() {
     tracker.close().unwrap();
 }
 
-#[test]
-fn close_with_100_000_queued_delivers_all_before_returning() {
+fn close_with_100_000_queued_delivers_all_before_returning(protocol: Protocol) {
     let api = server();
     api.set_stall(true);
     let tracker = builder(&api, "chat-completions")
+        .protocol(protocol)
         .queue_size(100_000)
         .build()
         .unwrap();
@@ -412,4 +467,37 @@ fn close_with_100_000_queued_delivers_all_before_returning() {
     tracker.close().unwrap();
     probe.finish();
     assert_eq!(api.stats().records_stored, 100_000);
+    assert_endpoint(&api, protocol);
+}
+
+/// Each test above, once per contract: `configs::name` and `track::name`.
+macro_rules! under_both_contracts {
+    ($($name:ident,)*) => {
+        mod configs {
+            $(#[test]
+            fn $name() {
+                super::$name(aicm::Protocol::Configs)
+            })*
+        }
+        mod track {
+            $(#[test]
+            fn $name() {
+                super::$name(aicm::Protocol::Track)
+            })*
+        }
+    };
+}
+
+under_both_contracts! {
+    a_503_storm_then_recovery_stores_every_record_exactly_once,
+    retry_after_is_honoured,
+    retry_after_is_clamped_to_the_max_backoff,
+    dropped_connections_and_drop_after_store_lose_nothing,
+    timeouts_are_retried_without_loss,
+    one_poison_record_among_999_good_ones_is_isolated,
+    unauthorized_fails_the_batch_as_a_configuration_error_without_splitting,
+    raise_refuses_when_full_and_delivers_what_it_accepted,
+    backpressure_drops_the_oldest_counts_and_reports_each,
+    block_waits_for_room_and_can_time_out,
+    close_with_100_000_queued_delivers_all_before_returning,
 }
