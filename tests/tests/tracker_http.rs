@@ -447,3 +447,303 @@ async fn deliver_now_returns_the_servers_event_id_or_its_refusal() {
     assert!(h.is_balanced());
     tracker.close_async().await.unwrap();
 }
+
+// --- today's contract (POST /track) and the choice of contract -------------------------------
+
+fn server_with(protocol: aicm_tests::Protocol) -> aicm_tests::LocalApiThread {
+    aicm_tests::LocalApi::builder()
+        .protocol(protocol)
+        .start_in_thread()
+        .expect("local API starts")
+}
+
+#[test]
+fn default_settings_against_todays_api_deliver_to_track_with_the_service_id_as_key() {
+    let api = server_with(aicm_tests::Protocol::Track);
+    let tracker = builder(&api, "chat-completions").build().unwrap();
+    assert_eq!(tracker.protocol(), aicm::Protocol::Track);
+    assert_eq!(tracker.health().protocol, Some(aicm::Protocol::Track));
+    let with = tracker
+        .track_with(
+            chat_usage(3),
+            TrackOptions::new()
+                .customer_key("acme")
+                .context(json!({"request": "r-1"})),
+        )
+        .unwrap();
+    let without = tracker.track(chat_usage(4)).unwrap();
+    tracker.close().unwrap();
+
+    let records = api.records();
+    assert_eq!(records.len(), 2);
+    let r = records
+        .iter()
+        .find(|r| r.response_id == with.to_string())
+        .expect("stored under its response id");
+    // The local API refuses any key outside today's record (config_id, usage, …), so a stored
+    // record had exactly service_key, response_id, timestamp, payload and the optional two.
+    assert_eq!(r.endpoint, "track");
+    assert_eq!(r.service_id, "openai::gpt-4o-mini");
+    assert_eq!(serde_json::Value::Object(r.usage.clone()), chat_usage(3));
+    assert_eq!(r.client_customer_key.as_deref(), Some("acme"));
+    assert_eq!(
+        r.context.clone().map(serde_json::Value::Object),
+        Some(json!({"request": "r-1"}))
+    );
+    assert!(r.timestamp.ends_with("+00:00"), "{}", r.timestamp);
+    let bare = records
+        .iter()
+        .find(|r| r.response_id == without.to_string())
+        .unwrap();
+    assert_eq!(
+        (bare.client_customer_key.as_ref(), bare.context.as_ref()),
+        (None, None)
+    );
+    let stats = api.stats();
+    assert_eq!(stats.track_usage_requests, 0);
+    assert_eq!(stats.rejected_requests, 0);
+}
+
+#[test]
+fn auto_against_a_config_based_api_changes_nothing() {
+    let api = server_with(aicm_tests::Protocol::Configs);
+    let tracker = builder(&api, "chat-completions").build().unwrap();
+    assert_eq!(tracker.protocol(), aicm::Protocol::Configs);
+    tracker.track(chat_usage(1)).unwrap();
+    tracker.close().unwrap();
+    let stats = api.stats();
+    assert_eq!(
+        (stats.records_stored, stats.track_endpoint_requests),
+        (1, 0)
+    );
+    assert_eq!(api.records()[0].endpoint, "track-usage");
+    assert_eq!(api.records()[0].config_id, "chat-completions");
+}
+
+#[test]
+fn auto_asks_once_per_root_and_key_and_an_explicit_track_never_asks() {
+    let api = server_with(aicm_tests::Protocol::Track);
+    let first = builder(&api, "chat-completions").build().unwrap();
+    assert_eq!(api.stats().requests, 1, "one GET /configs, answered 404");
+    let second = builder(&api, "speech-to-text").build().unwrap();
+    assert_eq!(second.protocol(), aicm::Protocol::Track);
+    assert_eq!(api.stats().requests, 1, "the decision is not asked again");
+    let explicit = builder(&api, "chat-completions")
+        .protocol(aicm::Protocol::Track)
+        .build()
+        .unwrap();
+    assert_eq!(api.stats().requests, 1);
+    for t in [&first, &second, &explicit] {
+        t.close().unwrap();
+    }
+
+    // Against a server with both contracts, an explicit `track` skips /configs altogether.
+    let both = server();
+    let tracker = builder(&both, "chat-completions")
+        .protocol(aicm::Protocol::Track)
+        .build()
+        .unwrap();
+    tracker.track(chat_usage(1)).unwrap();
+    tracker.close().unwrap();
+    let stats = both.stats();
+    assert_eq!(stats.config_requests, 0);
+    assert_eq!(
+        (stats.track_endpoint_requests, stats.records_stored),
+        (1, 1)
+    );
+}
+
+#[test]
+fn configs_against_todays_api_is_a_clear_error_at_build() {
+    let api = server_with(aicm_tests::Protocol::Track);
+    let err = builder(&api, "chat-completions")
+        .protocol(aicm::Protocol::Configs)
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(err, aicm::Error::Api { status: 404, .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn one_tracker_without_a_config_serves_every_service_key() {
+    let api = server_with(aicm_tests::Protocol::Track);
+    let tracker = aicm::Tracker::track_api()
+        .api_key(api.api_key())
+        .api_base(api.api_base())
+        .ini_path(support::temp_ini())
+        .build()
+        .unwrap();
+    assert_eq!(tracker.protocol(), aicm::Protocol::Track);
+    assert_eq!(api.stats().requests, 0, "nothing to ask at start-up");
+    // The Python line `tracker.track("openai::gpt-5-mini", {...}, customer_key=…, context=…)`.
+    let id = tracker
+        .track_with(
+            json!({"input_tokens": 10, "output_tokens": 20}),
+            TrackOptions::for_service("openai::gpt-5-mini")
+                .customer_key("acme")
+                .context(json!({"env": "prod"})),
+        )
+        .unwrap();
+    tracker
+        .track_with(
+            json!({"input_tokens": 1}),
+            TrackOptions::new().service_key("anthropic::claude-sonnet-4"),
+        )
+        .unwrap();
+    let missing = tracker.track(json!({"input_tokens": 1})).unwrap_err();
+    assert!(
+        matches!(
+            missing,
+            TrackError::InvalidOption {
+                option: "service_key",
+                ..
+            }
+        ),
+        "{missing:?}"
+    );
+    let empty = tracker
+        .track_with(json!({"a": 1}), TrackOptions::for_service(" "))
+        .unwrap_err();
+    assert!(matches!(
+        empty,
+        TrackError::InvalidOption {
+            option: "service_key",
+            ..
+        }
+    ));
+    let not_object = tracker
+        .track_with(json!([1]), TrackOptions::for_service("openai::gpt-5-mini"))
+        .unwrap_err();
+    assert!(matches!(not_object, TrackError::NotAnObject { .. }));
+    tracker.close().unwrap();
+    let records = api.records();
+    assert_eq!(records.len(), 2);
+    let r = records
+        .iter()
+        .find(|r| r.response_id == id.to_string())
+        .unwrap();
+    assert_eq!(r.service_id, "openai::gpt-5-mini");
+    assert_eq!(
+        serde_json::Value::Object(r.usage.clone()),
+        json!({"input_tokens": 10, "output_tokens": 20})
+    );
+    assert_eq!(r.client_customer_key.as_deref(), Some("acme"));
+    assert!(
+        records
+            .iter()
+            .any(|r| r.service_id == "anthropic::claude-sonnet-4")
+    );
+
+    let err = aicm::Tracker::track_api()
+        .api_key(api.api_key())
+        .api_base(api.api_base())
+        .protocol(aicm::Protocol::Configs)
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            aicm::Error::InvalidSetting {
+                name: "AICM_PROTOCOL",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn an_unknown_service_key_is_failed_reported_and_never_counted_as_sent() {
+    let api = server_with(aicm_tests::Protocol::Track);
+    let failed: std::sync::Arc<parking_lot::Mutex<Vec<aicm::FailedRecord>>> = Default::default();
+    let sink = failed.clone();
+    let tracker = aicm::Tracker::track_api()
+        .api_key(api.api_key())
+        .api_base(api.api_base())
+        .ini_path(support::temp_ini())
+        .on_failed(move |r| sink.lock().push(r.clone()))
+        .build()
+        .unwrap();
+    for i in 0..10 {
+        let key = if i == 3 {
+            "nobody::nothing"
+        } else {
+            "openai::gpt-5-mini"
+        };
+        tracker
+            .track_with(json!({"n": i}), TrackOptions::for_service(key))
+            .unwrap();
+    }
+    tracker.flush(DEADLINE).unwrap();
+    let h = tracker.health();
+    assert_eq!((h.total_sent, h.total_failed), (9, 1), "{h:?}");
+    assert!(h.is_balanced());
+    assert!(
+        h.last_error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("service_key_unknown: ")),
+        "{h:?}"
+    );
+    {
+        let failed = failed.lock();
+        assert_eq!(failed.len(), 1);
+        let f = &failed[0];
+        assert_eq!(f.record.service_id, "nobody::nothing");
+        assert_eq!(f.record.usage, json!({"n": 3}));
+        assert_eq!(f.record_status.as_deref(), Some("service_key_unknown"));
+        assert_eq!(f.status, Some(200));
+        assert!(
+            f.messages.iter().any(|m| m.contains("nobody::nothing")),
+            "{:?}",
+            f.messages
+        );
+    }
+    let stats = api.stats();
+    assert_eq!(
+        (stats.records_stored, stats.records_service_key_unknown),
+        (9, 1)
+    );
+    assert_eq!(stats.track_requests, 1, "never retried or split");
+    tracker.close().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliver_now_under_todays_contract_returns_the_records_status() {
+    let api = server_with(aicm_tests::Protocol::Track);
+    let tracker = aicm::Tracker::track_api()
+        .api_key(api.api_key())
+        .api_base(api.api_base())
+        .ini_path(support::temp_ini())
+        .build_async()
+        .await
+        .unwrap();
+    let receipt = tracker
+        .deliver_now(
+            json!({"input_tokens": 3}),
+            TrackOptions::for_service("openai::gpt-5-mini"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(receipt.record_status.as_deref(), Some("queued"));
+    assert_eq!(receipt.status, 200);
+    let refused = tracker
+        .deliver_now(
+            json!({"input_tokens": 3}),
+            TrackOptions::for_service("x::y"),
+        )
+        .await
+        .unwrap_err();
+    match refused {
+        TrackError::Delivery { status, message } => {
+            assert_eq!(status, Some(200));
+            assert!(message.starts_with("service_key_unknown: "), "{message}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let h = tracker.health();
+    assert_eq!((h.total_sent, h.total_failed), (1, 1), "{h:?}");
+    tracker.close_async().await.unwrap();
+    assert_eq!(api.stats().records_stored, 1);
+}

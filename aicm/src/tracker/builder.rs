@@ -694,6 +694,25 @@ mod tests {
     }
 
     #[test]
+    fn protocol_comes_from_the_environment_value_or_defaults_to_auto() {
+        assert_eq!(protocol_from(None).unwrap(), Protocol::Auto);
+        assert_eq!(protocol_from(Some(" ".into())).unwrap(), Protocol::Auto);
+        assert_eq!(
+            protocol_from(Some("Track".into())).unwrap(),
+            Protocol::Track
+        );
+        assert_eq!(
+            protocol_from(Some("configs".into())).unwrap(),
+            Protocol::Configs
+        );
+        let err = protocol_from(Some("v2".into())).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "invalid setting AICM_PROTOCOL: `v2` is not one of auto, track, configs"
+        );
+    }
+
+    #[test]
     fn on_full_round_trips_through_display() {
         for p in [OnFull::Block, OnFull::Raise, OnFull::Backpressure] {
             assert_eq!(p.to_string().parse::<OnFull>().unwrap(), p);
