@@ -747,3 +747,141 @@ async fn deliver_now_under_todays_contract_returns_the_records_status() {
     tracker.close_async().await.unwrap();
     assert_eq!(api.stats().records_stored, 1);
 }
+
+#[derive(serde::Serialize, aicm::Usage)]
+#[usage(
+    config_id = "chat-completions",
+    schema = r#"{"input_tokens": "int", "output_tokens": "int"}"#
+)]
+struct TwoCounts {
+    input_tokens: u32,
+    output_tokens: u32,
+}
+
+#[derive(serde::Serialize, aicm::Usage)]
+#[usage(schema = r#"{"input_tokens": "int", "model": "str"}"#)]
+struct CountAndModel {
+    input_tokens: u32,
+    model: String,
+}
+
+#[test]
+fn a_local_schema_validates_dynamic_usage_under_todays_contract() {
+    let api = server_with(aicm_tests::Protocol::Track);
+    let dir = support::temp_ini();
+    let dir = dir.parent().unwrap();
+    let snapshot = dir.join("chat.json");
+    std::fs::write(
+        &snapshot,
+        r#"{"input_tokens": "int", "output_tokens": "int"}"#,
+    )
+    .unwrap();
+    let fixture = aicm_tests::fixture_configs_path();
+    let schemas = [
+        aicm::Tracker::track_api()
+            .usage_schema(r#"{"input_tokens": "int", "output_tokens": "int"}"#),
+        aicm::Tracker::track_api().usage_schema_file(&snapshot),
+        // A configs document: the entry of the Tracker's config id.
+        aicm::Tracker::builder("chat-completions", "openai::gpt-4o-mini")
+            .usage_schema_file(&fixture),
+    ];
+    for (i, b) in schemas.into_iter().enumerate() {
+        let tracker = b
+            .api_key(api.api_key())
+            .api_base(api.api_base())
+            .ini_path(support::temp_ini())
+            .build()
+            .unwrap();
+        assert_eq!(tracker.protocol(), aicm::Protocol::Track, "{i}");
+        let options = || TrackOptions::for_service("openai::gpt-5-mini");
+        let err = tracker
+            .track_with(json!({"input_tokens": "many", "colour": "red"}), options())
+            .unwrap_err();
+        let v = err.validation().expect("validation error");
+        assert!(v.errors.contains_key("input_tokens"), "{i}: {v:?}");
+        assert_eq!(v.extra_fields, vec!["colour"], "{i}");
+        assert!(
+            v.missing_fields.contains(&"output_tokens".to_owned()),
+            "{i}"
+        );
+        if i < 2 {
+            tracker
+                .track_with(json!({"input_tokens": 1, "output_tokens": 2}), options())
+                .unwrap();
+            // Typed records: compared with the local schema once per type; the type's config
+            // id means nothing to a Tracker without one.
+            tracker
+                .track_with(
+                    TwoCounts {
+                        input_tokens: 1,
+                        output_tokens: 2,
+                    },
+                    options(),
+                )
+                .unwrap();
+            let mismatch = tracker
+                .track_with(
+                    CountAndModel {
+                        input_tokens: 1,
+                        model: "m".into(),
+                    },
+                    options(),
+                )
+                .unwrap_err();
+            assert!(
+                matches!(mismatch, TrackError::SchemaMismatch(_)),
+                "{mismatch:?}"
+            );
+        }
+        tracker.close().unwrap();
+    }
+    assert_eq!(api.stats().records_stored, 4);
+
+    // Without a local schema, any object goes.
+    let open = aicm::Tracker::track_api()
+        .api_key(api.api_key())
+        .api_base(api.api_base())
+        .ini_path(support::temp_ini())
+        .build()
+        .unwrap();
+    open.track_with(
+        CountAndModel {
+            input_tokens: 1,
+            model: "m".into(),
+        },
+        TrackOptions::for_service("openai::gpt-5-mini"),
+    )
+    .unwrap();
+    open.track_with(
+        json!({"anything": [1, 2]}),
+        TrackOptions::for_service("openai::gpt-5-mini"),
+    )
+    .unwrap();
+    open.close().unwrap();
+
+    // A malformed schema fails the build, naming the field.
+    let err = aicm::Tracker::track_api()
+        .api_key(api.api_key())
+        .api_base(api.api_base())
+        .usage_schema(r#"{"tokens": "List[int"}"#)
+        .build()
+        .unwrap_err();
+    assert!(matches!(err, aicm::Error::InvalidSchema { .. }), "{err:?}");
+    assert!(err.to_string().contains("tokens"), "{err}");
+    let err = aicm::Tracker::track_api()
+        .api_key(api.api_key())
+        .api_base(api.api_base())
+        .usage_schema_file(dir.join("missing.json"))
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            aicm::Error::InvalidSetting {
+                name: "TrackerBuilder::usage_schema_file",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}

@@ -47,6 +47,7 @@ pub struct TrackerBuilder {
     http_client: Option<reqwest::Client>,
     memory: Option<MemorySetup>,
     schema: Option<aicm_schema::Schema>,
+    local_schema: Option<LocalSchema>,
     spool: Option<PathBuf>,
     #[cfg(feature = "spool")]
     spool_options: Option<crate::spool::SpoolOptions>,
@@ -88,6 +89,7 @@ impl TrackerBuilder {
             http_client: None,
             memory: None,
             schema: None,
+            local_schema: None,
             spool: None,
             #[cfg(feature = "spool")]
             spool_options: None,
@@ -189,6 +191,33 @@ impl TrackerBuilder {
     /// one (the service id given to [`Tracker::builder`]).
     pub fn service_key(mut self, service_key: impl Into<String>) -> Self {
         self.service_id = service_key.into();
+        self
+    }
+
+    /// A local schema for dynamic (JSON) usage, as JSON text (`{"input_tokens": "int",
+    /// "model": "str"}`, the type language of `manual_usage_schema`). Today's contract has no
+    /// schema on the service: with one given here, JSON records are validated against it in
+    /// `track` (a typed record's compiled schema is compared with it once per type); without
+    /// one, any JSON object is accepted. Under the config-based contract the config's schema
+    /// from the service applies instead. A malformed schema fails `build`.
+    ///
+    /// ```no_run
+    /// let tracker = aicm::Tracker::track_api()
+    ///     .usage_schema(r#"{"input_tokens": "int", "output_tokens": "int"}"#)
+    ///     .build()?;
+    /// # Ok::<(), aicm::Error>(())
+    /// ```
+    pub fn usage_schema(mut self, schema_json: impl Into<String>) -> Self {
+        self.local_schema = Some(LocalSchema::Inline(schema_json.into()));
+        self
+    }
+
+    /// [`TrackerBuilder::usage_schema`] read from a file in a format `aicm-codegen` reads and
+    /// writes: a schema snapshot (`{"field": "type", …}`, what `aicm-codegen --schema-dir`
+    /// writes), or a configs document (`{"configs": [...]}` or `{"service_configs": [...]}`)
+    /// whose entry for this Tracker's config id holds a `manual_usage_schema`.
+    pub fn usage_schema_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.local_schema = Some(LocalSchema::File(path.into()));
         self
     }
 
@@ -332,6 +361,9 @@ impl TrackerBuilder {
             Some(p) => p,
             None => protocol_from(std::env::var("AICM_PROTOCOL").ok())?,
         };
+        if let Some(local) = self.local_schema.take() {
+            self.schema = Some(local.load(&self.config_id)?);
+        }
         // Today's contract has no config ids: a Tracker without one speaks it.
         let protocol = match (protocol, self.config_id.is_empty()) {
             (Protocol::Configs, true) => {
@@ -484,6 +516,54 @@ impl TrackerBuilder {
         self.memory = Some(MemorySetup { schema, store });
         self
     }
+}
+
+/// Where a local usage schema comes from.
+enum LocalSchema {
+    Inline(String),
+    File(PathBuf),
+}
+
+impl LocalSchema {
+    fn load(self, config_id: &str) -> Result<aicm_schema::Schema, Error> {
+        let invalid = |source| Error::InvalidSchema {
+            config_id: config_id.to_owned(),
+            source,
+        };
+        match self {
+            LocalSchema::Inline(text) => aicm_schema::Schema::from_json_str(&text).map_err(invalid),
+            LocalSchema::File(path) => {
+                let setting = |message: String| Error::InvalidSetting {
+                    name: "TrackerBuilder::usage_schema_file",
+                    message: format!("{}: {message}", path.display()),
+                };
+                let text = std::fs::read_to_string(&path).map_err(|e| setting(e.to_string()))?;
+                let value: serde_json::Value =
+                    serde_json::from_str(&text).map_err(|e| setting(format!("not JSON: {e}")))?;
+                let schema = schema_in_document(&value, config_id).map_err(setting)?;
+                aicm_schema::Schema::from_value(schema).map_err(invalid)
+            }
+        }
+    }
+}
+
+/// The usage schema a file holds: the file itself when it is a bare schema, else the
+/// `manual_usage_schema` of the entry for `config_id` in a configs document.
+fn schema_in_document<'a>(
+    value: &'a serde_json::Value,
+    config_id: &str,
+) -> Result<&'a serde_json::Value, String> {
+    let list = value
+        .get("configs")
+        .or_else(|| value.get("service_configs"))
+        .and_then(serde_json::Value::as_array);
+    let Some(list) = list else {
+        return Ok(value);
+    };
+    list.iter()
+        .find(|c| c.get("config_id").and_then(serde_json::Value::as_str) == Some(config_id))
+        .and_then(|c| c.get("manual_usage_schema"))
+        .ok_or_else(|| format!("holds no config `{config_id}` with a manual_usage_schema"))
 }
 
 /// What replaces settings, config loading and HTTP for an in-memory Tracker.
