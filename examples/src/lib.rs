@@ -4,6 +4,7 @@
 //! integration tests run exactly what the examples run.
 
 pub mod batch;
+pub mod quickstart;
 pub mod web;
 
 use aicm::{Tracker, TrackerBuilder};
@@ -34,13 +35,25 @@ pub enum Backend {
 
 impl Backend {
     /// The real service when `AICM_API_KEY` is set, else the local API on a copy of the sample
-    /// configs (`tests/fixtures/configs.json`, copied from `shared/schemas/configs.json`).
+    /// configs (`tests/fixtures/configs.json`, copied from `shared/schemas/configs.json`),
+    /// serving the contracts `AICM_LOCAL_PROTOCOL` names (`both`, the default; `track`, only
+    /// today's, as the real service; `configs`, only the config-based one).
     pub fn from_env() -> Result<Backend, Box<dyn std::error::Error>> {
         if std::env::var("AICM_API_KEY").is_ok_and(|k| !k.is_empty()) {
             return Ok(Backend::Service);
         }
+        let protocol = match std::env::var("AICM_LOCAL_PROTOCOL") {
+            Ok(p) if !p.trim().is_empty() => p.parse()?,
+            _ => aicm_tests::Protocol::Both,
+        };
+        Backend::local(protocol)
+    }
+
+    /// The local API serving `protocol`'s contracts on the sample configs.
+    pub fn local(protocol: aicm_tests::Protocol) -> Result<Backend, Box<dyn std::error::Error>> {
         let api = LocalApi::builder()
             .configs(ConfigsFile::fixture())
+            .protocol(protocol)
             .start_in_thread()?;
         let ini_dir = tempfile::Builder::new().prefix("aicm-example-").tempdir()?;
         Ok(Backend::Local(api, ini_dir))
