@@ -3,6 +3,7 @@
 use bytes::BytesMut;
 use serde_json::{Map, Value};
 
+pub(crate) mod anonymize;
 pub(crate) mod compact_json;
 mod short_decimal;
 
@@ -80,6 +81,17 @@ impl PreparedUsage {
         usage: &T,
     ) -> Result<PreparedUsage, TrackError> {
         Self::write_with(|buffer| usage.write_json(buffer))
+    }
+
+    /// Redacts the named fields: the record is read back, redacted and written again (only
+    /// for Trackers and records that name fields to anonymise).
+    pub(crate) fn redact(&mut self, fields: &anonymize::Fields<'_>) -> Result<(), TrackError> {
+        let out = self.0.bytes();
+        let mut value: Value =
+            serde_json::from_slice(out).map_err(|e| TrackError::Serialize(e.to_string()))?;
+        anonymize::redact(&mut value, fields);
+        out.clear();
+        compact_json::write(out, &value).map_err(|e| TrackError::Serialize(e.to_string()))
     }
 
     fn write_with(

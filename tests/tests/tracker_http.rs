@@ -885,3 +885,58 @@ fn a_local_schema_validates_dynamic_usage_under_todays_contract() {
         "{err:?}"
     );
 }
+
+#[test]
+fn anonymized_fields_never_leave_the_process() {
+    let api = server_with(aicm_tests::Protocol::Track);
+    let tracker = aicm::Tracker::track_api()
+        .api_key(api.api_key())
+        .api_base(api.api_base())
+        .ini_path(support::temp_ini())
+        .anonymize_fields(["prompt"])
+        .build()
+        .unwrap();
+    let both = tracker
+        .track_with(
+            json!({"tokens": 7, "prompt": "my secret", "user": {"email": "a@b", "age": 3}}),
+            TrackOptions::for_service("openai::gpt-5-mini").anonymize_fields(["user"]),
+        )
+        .unwrap();
+    let typed = tracker
+        .track_with(
+            CountAndModel {
+                input_tokens: 2,
+                model: "m".into(),
+            },
+            TrackOptions::for_service("openai::gpt-5-mini").anonymize_fields(["model"]),
+        )
+        .unwrap();
+    let plain = tracker
+        .track_with(
+            json!({"user": "kept", "prompt": "hidden"}),
+            TrackOptions::for_service("openai::gpt-5-mini"),
+        )
+        .unwrap();
+    tracker.close().unwrap();
+    let usage = |id: &aicm::ResponseId| {
+        let records = api.records();
+        let r = records
+            .iter()
+            .find(|r| r.response_id == id.to_string())
+            .unwrap();
+        serde_json::Value::Object(r.usage.clone())
+    };
+    assert_eq!(
+        usage(&both),
+        json!({"tokens": 7, "prompt": "[REDACTED]",
+               "user": {"email": "[REDACTED]", "age": 3}})
+    );
+    assert_eq!(
+        usage(&typed),
+        json!({"input_tokens": 2, "model": "[REDACTED]"})
+    );
+    assert_eq!(
+        usage(&plain),
+        json!({"user": "kept", "prompt": "[REDACTED]"})
+    );
+}

@@ -44,6 +44,7 @@ pub struct TrackerBuilder {
     protocol: Option<Protocol>,
     on_discard: Option<Callback<DiscardedRecord>>,
     on_failed: Option<Callback<FailedRecord>>,
+    anonymize_fields: Vec<String>,
     http_client: Option<reqwest::Client>,
     memory: Option<MemorySetup>,
     schema: Option<aicm_schema::Schema>,
@@ -86,6 +87,7 @@ impl TrackerBuilder {
             protocol: None,
             on_discard: None,
             on_failed: None,
+            anonymize_fields: Vec::new(),
             http_client: None,
             memory: None,
             schema: None,
@@ -218,6 +220,21 @@ impl TrackerBuilder {
     /// whose entry for this Tracker's config id holds a `manual_usage_schema`.
     pub fn usage_schema_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.local_schema = Some(LocalSchema::File(path.into()));
+        self
+    }
+
+    /// Usage fields whose values never leave the process: wherever a field of one of these
+    /// names appears in a record's usage (at any depth), its strings are sent as
+    /// `"[REDACTED]"` (inside a list or object, every string in it); numbers, booleans and
+    /// null are kept, so counts still add up. As the Python SDK's `anonymize_fields`.
+    /// [`TrackOptions::anonymize_fields`](crate::TrackOptions::anonymize_fields) adds names
+    /// for one record. Records are validated before they are redacted.
+    pub fn anonymize_fields<S: Into<String>>(
+        mut self,
+        fields: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.anonymize_fields
+            .extend(fields.into_iter().map(Into::into));
         self
     }
 
@@ -500,6 +517,7 @@ impl TrackerBuilder {
                 options: self.options,
                 on_discard: self.on_discard,
                 on_failed: self.on_failed,
+                anonymize_fields: self.anonymize_fields,
             },
             worker,
         ))
@@ -633,6 +651,7 @@ struct Prepared {
     options: DeliveryOptions,
     on_discard: Option<Callback<DiscardedRecord>>,
     on_failed: Option<Callback<FailedRecord>>,
+    anonymize_fields: Vec<String>,
 }
 
 impl Prepared {
@@ -716,6 +735,7 @@ impl Prepared {
                 on_full: self.options.on_full,
                 block_timeout: self.options.block_timeout,
                 close_timeout: self.options.close_timeout,
+                anonymize_fields: self.anonymize_fields.into(),
             }),
         })
     }

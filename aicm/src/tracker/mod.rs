@@ -63,6 +63,8 @@ struct TrackerInner {
     on_full: OnFull,
     block_timeout: Option<Duration>,
     close_timeout: Duration,
+    /// Usage fields redacted in every record (`TrackerBuilder::anonymize_fields`).
+    anonymize_fields: Arc<[String]>,
 }
 
 /// What every queued record of a Tracker refers to.
@@ -448,7 +450,14 @@ impl Tracker {
             }
             None => None,
         };
-        let prepared = usage.into_prepared(&ctx)?;
+        let mut prepared = usage.into_prepared(&ctx)?;
+        if !self.inner.anonymize_fields.is_empty() || !options.anonymize_fields.is_empty() {
+            let fields = crate::usage::anonymize::Fields::new(
+                &self.inner.anonymize_fields,
+                &options.anonymize_fields,
+            );
+            prepared.redact(&fields)?;
+        }
         let body = QueuedRecord::body(
             prepared,
             self.inner.contract,

@@ -19,6 +19,7 @@ pub struct TrackOptions {
     pub(crate) response_id: Option<String>,
     pub(crate) timestamp: Option<SystemTime>,
     pub(crate) service_key: Option<String>,
+    pub(crate) anonymize_fields: Vec<String>,
 }
 
 impl TrackOptions {
@@ -30,7 +31,37 @@ impl TrackOptions {
             response_id: None,
             timestamp: None,
             service_key: None,
+            anonymize_fields: Vec::new(),
         }
+    }
+
+    /// Usage fields to redact in this record, besides the Tracker's own
+    /// ([`TrackerBuilder::anonymize_fields`](crate::TrackerBuilder::anonymize_fields)): their
+    /// strings are sent as `"[REDACTED]"`, wherever the field appears.
+    ///
+    /// ```
+    /// # #[cfg(feature = "testing")] {
+    /// use aicm::TrackOptions;
+    /// use serde_json::json;
+    /// let (tracker, recording) =
+    ///     aicm::testing::recording_tracker("chat", "openai::gpt-5-mini", "{}").unwrap();
+    /// tracker.track_with(
+    ///     json!({"tokens": 12, "prompt": "my secret", "tags": ["a", "b"]}),
+    ///     TrackOptions::new().anonymize_fields(["prompt", "tags"]),
+    /// ).unwrap();
+    /// assert_eq!(
+    ///     recording.records()[0].usage,
+    ///     json!({"tokens": 12, "prompt": "[REDACTED]", "tags": ["[REDACTED]", "[REDACTED]"]})
+    /// );
+    /// # }
+    /// ```
+    pub fn anonymize_fields<S: Into<String>>(
+        mut self,
+        fields: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.anonymize_fields
+            .extend(fields.into_iter().map(Into::into));
+        self
     }
 
     /// Options for a record of this service key (`vendor::service`, e.g.
