@@ -93,6 +93,16 @@ pub enum CodegenError {
         /// Whether `--all` was given instead.
         all: bool,
     },
+    /// The API has no `GET /configs`: today's service (`POST /track`) keeps no usage schemas,
+    /// so there is nothing to generate from but a file.
+    #[error(
+        "the AICostManager API at {url} has no /configs (today's API keeps no usage schemas): \
+         generate from a schema or configs file with `--from-file FILE`"
+    )]
+    NoConfigsEndpoint {
+        /// The API root asked.
+        url: String,
+    },
     /// The API could not be reached (or refused the request).
     #[error(
         "cannot fetch configs from the AICostManager API: {message}\n\

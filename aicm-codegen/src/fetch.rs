@@ -10,6 +10,12 @@ pub(crate) fn fetch_raw_configs() -> Result<Vec<RawConfig>, CodegenError> {
         aicm::Error::MissingApiKey | aicm::Error::InvalidSetting { .. } => CodegenError::Settings {
             message: error.to_string(),
         },
+        // Today's service (POST /track, since August 2025) keeps no usage schemas.
+        aicm::Error::Api {
+            status: 404, url, ..
+        } => CodegenError::NoConfigsEndpoint {
+            url: url.trim_end_matches("/configs").to_owned(),
+        },
         other => CodegenError::Unreachable {
             message: other.to_string(),
         },

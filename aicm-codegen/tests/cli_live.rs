@@ -191,3 +191,44 @@ fn json_schema_from_the_live_api_matches_the_golden_documents() {
         std::fs::read_to_string(golden_dir().join("json-schema/agent-run.schema.json")).unwrap()
     );
 }
+
+#[test]
+fn against_todays_api_without_configs_it_says_so_in_one_line_naming_from_file() {
+    let api = LocalApi::builder()
+        .configs(ConfigsFile::fixture())
+        .protocol(aicm_tests::Protocol::Track)
+        .start_in_thread()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("usage.rs");
+    let key = api.api_key();
+    let run = codegen(
+        &api,
+        &dir.path().join("AICM.INI"),
+        &key,
+        &["generate", "--all", "--out", out.to_str().unwrap()],
+    );
+    assert_eq!(run.status.code(), Some(2));
+    let err = stderr(&run);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("has no /configs"), "{err}");
+    assert!(err.contains("--from-file FILE"), "{err}");
+    assert!(!err.contains(&key), "{err}");
+    assert!(!out.exists());
+    // From a file it works against the same service.
+    let run = codegen(
+        &api,
+        &dir.path().join("AICM.INI"),
+        &key,
+        &[
+            "generate",
+            "--all",
+            "--from-file",
+            golden_dir().join("configs.json").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(out.exists());
+}
