@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use aicm::{OnFull, Tracker};
+use aicm::{OnFull, Protocol, Tracker};
 use aicm_tests::LocalApi;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::json;
@@ -26,18 +26,31 @@ fn peak_rss_kib() -> Option<u64> {
 }
 
 fn end_to_end(c: &mut Criterion) {
+    end_to_end_for(c, Protocol::Configs, "delivery");
+    end_to_end_for(c, Protocol::Track, "delivery_today");
+}
+
+/// Under one contract (`delivery`: config-based `/track-usage`, `delivery_today`: `/track`).
+fn end_to_end_for(c: &mut Criterion, protocol: Protocol, group_name: &str) {
     let api = LocalApi::builder()
         .count_only(true)
         .start_in_thread()
         .unwrap();
     let tracker = Tracker::builder("chat-completions", "openai::gpt-4o-mini")
+        .protocol(protocol)
+        // Today's service keeps no schema; the same validation as the config-based case.
+        .usage_schema(
+            r#"{"input_tokens": "int", "output_tokens": "int", "model": "str",
+                "cached": "bool", "latency_ms": "Optional[float]"}"#,
+        )
         .api_key(api.api_key())
         .api_base(api.api_base())
         .ini_path(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("aicm-bench.ini"))
         .on_full(OnFull::Block)
         .build()
         .unwrap();
-    let mut group = c.benchmark_group("delivery");
+    assert_eq!(tracker.protocol(), protocol);
+    let mut group = c.benchmark_group(group_name);
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(20));
     group.throughput(Throughput::Elements(RECORDS));
@@ -68,7 +81,7 @@ fn end_to_end(c: &mut Criterion) {
     assert_eq!(h.total_failed + h.total_discarded, 0);
     assert_eq!(api.stats().records_stored, h.total_sent);
     println!(
-        "delivered {} records, {} requests; peak RSS {} KiB (queue capacity {})",
+        "{group_name}: delivered {} records, {} requests; peak RSS {} KiB (queue capacity {})",
         h.total_sent,
         h.batches_sent,
         peak_rss_kib().unwrap_or(0),

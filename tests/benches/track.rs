@@ -9,21 +9,33 @@
 
 use std::time::{Duration, Instant};
 
-use aicm::{OnFull, TrackOptions, Tracker};
+use aicm::{OnFull, Protocol, TrackOptions, Tracker};
 use aicm_tests::{LocalApi, LocalApiThread};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use serde_json::json;
 
 mod records;
-use records::{ChatUsage, ChatUsageFields, Sample};
+use records::{ChatUsage, ChatUsageFields, ChatUsageSerdeJson, Sample};
+
+/// The benchmark record's schema, given to the today's-contract Tracker (the service keeps
+/// none) so that its dynamic case validates as the config-based one does.
+const CHAT_SCHEMA: &str = r#"{"input_tokens": "int", "output_tokens": "int", "model": "str",
+    "cached": "bool", "latency_ms": "Optional[float]"}"#;
 
 fn setup() -> (LocalApiThread, Tracker) {
+    setup_for(Protocol::Configs)
+}
+
+/// A Tracker speaking `protocol`'s contract against a count-only local API serving both.
+fn setup_for(protocol: Protocol) -> (LocalApiThread, Tracker) {
     let api = LocalApi::builder()
         .count_only(true)
         .start_in_thread()
         .unwrap();
     let tracker = Tracker::builder("chat-completions", "openai::gpt-4o-mini")
+        .protocol(protocol)
+        .usage_schema(CHAT_SCHEMA)
         .api_key(api.api_key())
         .api_base(api.api_base())
         .ini_path(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("aicm-bench.ini"))
@@ -83,8 +95,15 @@ fn timed(
 }
 
 fn dynamic(c: &mut Criterion) {
-    let (api, tracker) = setup();
-    let mut group = c.benchmark_group("track");
+    dynamic_for(c, Protocol::Configs, "track");
+    dynamic_for(c, Protocol::Track, "track_today");
+}
+
+/// The dynamic case under one contract (`track`: config-based, `track_today`: `POST /track`).
+fn dynamic_for(c: &mut Criterion, protocol: Protocol, group_name: &str) {
+    let (api, tracker) = setup_for(protocol);
+    assert_eq!(tracker.protocol(), protocol);
+    let mut group = c.benchmark_group(group_name);
     group.measurement_time(Duration::from_secs(3));
     group.bench_function(
         "dynamic_json_validated_5_fields_with_customer_and_context",
@@ -216,6 +235,14 @@ fn typed(c: &mut Criterion) {
         &tracker,
         &context,
     );
+    // The same record through `serde_json::to_writer` instead of aicm's compact JSON writer.
+    owned::<ChatUsageSerdeJson>(
+        &mut group,
+        "typed_owned_serde_json_writer_5_fields_with_customer_and_context",
+        &api,
+        &tracker,
+        &context,
+    );
     let model = String::from("gpt-4o-mini");
     group.bench_function("typed_borrowed_5_fields_with_customer_and_context", |b| {
         b.iter_custom(|iters| {
@@ -257,5 +284,24 @@ fn typed(c: &mut Criterion) {
     tracker.close().unwrap();
 }
 
-criterion_group!(benches, typed, dynamic, paced);
+/// The typed owned case under today's contract (`POST /track`), to compare with `track/…`.
+fn typed_today(c: &mut Criterion) {
+    let (api, tracker) = setup_for(Protocol::Track);
+    assert_eq!(tracker.protocol(), Protocol::Track);
+    let mut group = c.benchmark_group("track_today");
+    group.measurement_time(Duration::from_secs(3));
+    let context = json!({"request": "r-1"});
+    owned::<ChatUsage>(
+        &mut group,
+        "typed_owned_5_fields_with_customer_and_context",
+        &api,
+        &tracker,
+        &context,
+    );
+    group.finish();
+    assert!(tracker.health().is_balanced());
+    tracker.close().unwrap();
+}
+
+criterion_group!(benches, typed, typed_today, dynamic, paced);
 criterion_main!(benches);

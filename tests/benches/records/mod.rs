@@ -54,3 +54,43 @@ chat_usage!(
     ChatUsageFields,
     write_fields
 );
+
+/// [`ChatUsage`] serialised with `serde_json::to_writer` instead of aicm's own compact JSON
+/// writer: the `track` bench's comparison that decides whether that writer earns its place.
+/// Implemented by hand (the derive would bring the writer back), with the derived record's
+/// schema and checks.
+#[allow(dead_code)]
+#[derive(serde::Serialize)]
+#[serde(transparent)]
+pub struct ChatUsageSerdeJson(pub ChatUsage);
+
+impl aicm::Usage for ChatUsageSerdeJson {
+    const TYPE_NAME: &'static str = "ChatUsageSerdeJson";
+    const SCHEMA: &'static str = <ChatUsage as aicm::Usage>::SCHEMA;
+    const FINGERPRINT: u64 = <ChatUsage as aicm::Usage>::FINGERPRINT;
+    const CONFIG_ID: Option<&'static str> = None;
+
+    fn check(&self) -> Result<(), aicm::UsageValidationError> {
+        aicm::Usage::check(&self.0)
+    }
+
+    fn write_json(&self, out: &mut aicm::__private::BytesMut) -> Result<(), serde_json::Error> {
+        serde_json::to_writer(bytes::BufMut::writer(out), self)
+    }
+}
+
+impl aicm::IntoUsage for ChatUsageSerdeJson {
+    fn into_prepared(
+        self,
+        ctx: &aicm::TrackContext<'_>,
+    ) -> Result<aicm::PreparedUsage, aicm::TrackError> {
+        aicm::IntoUsage::into_prepared(&self, ctx)
+    }
+}
+
+impl Sample for ChatUsageSerdeJson {
+    #[inline]
+    fn sample(input_tokens: i64) -> ChatUsageSerdeJson {
+        ChatUsageSerdeJson(ChatUsage::sample(input_tokens))
+    }
+}
