@@ -1,15 +1,44 @@
-//! Record usage (tokens, durations, calls, anything your AICostManager config defines) and
-//! deliver it to the AICostManager API, reliably and fast.
+//! Record usage (tokens, durations, calls, anything a customer is billed for) and deliver it
+//! to the AICostManager API, reliably and fast.
 //!
-//! A [`Tracker`] is created for one config and service. It loads the config's signed
-//! `manual_usage_schema`, validates every record in [`Tracker::track`], and hands it to a shared
+//! A [`Tracker`] validates every record in [`Tracker::track`] and hands it to a shared
 //! background worker that batches, retries and reports what it could not deliver. `track` never
 //! waits for the network.
+//!
+//! # Which API
+//!
+//! The service speaks `POST /track` (today's contract, since August 2025): each record names a
+//! service key (`vendor::service`), a payload, and optionally a customer key and context.
+//! [`Tracker::track_api`] builds a Tracker for it with no config id, so one Tracker serves every
+//! service key:
+//!
+//! ```no_run
+//! use aicm::{TrackOptions, Tracker};
+//! use serde_json::json;
+//!
+//! let tracker = Tracker::track_api().build()?; // AICM_API_KEY from the environment
+//! tracker.track_with(
+//!     json!({"input_tokens": 10, "output_tokens": 20}),
+//!     TrackOptions::for_service("openai::gpt-5-mini").customer_key("acme"),
+//! )?;
+//! tracker.close()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The config-based contract (`GET /configs` with a signed `manual_usage_schema`,
+//! `POST /track-usage`) is still spoken where a service serves it. [`Protocol`] chooses
+//! (`AICM_PROTOCOL`: `auto`, the default, asks the service once per API root and key; `track`;
+//! `configs`); [`Tracker::protocol`] says which is in force. Under today's contract the service
+//! keeps no schema: typed records keep their compile-time checks, and JSON records are
+//! validated against a local schema when the builder has one
+//! ([`TrackerBuilder::usage_schema`]). A record the service refuses one by one (`error`,
+//! `service_key_unknown`) is counted as failed and handed to `on_failed`, never retried.
 //!
 //! # Typed usage
 //!
 //! `#[derive(Usage)]` checks a struct against the schema at compile time (field names, types,
-//! optionality), so `track` only stamps and queues it:
+//! optionality), so `track` only stamps and queues it. Here under the config-based contract,
+//! whose service holds the config's schema:
 //!
 //! ```no_run
 //! use aicm::{Tracker, TrackOptions, Usage};
@@ -41,8 +70,8 @@
 //!
 //! # Dynamic usage
 //!
-//! JSON objects are validated against the live schema by the [`TypeValidator`]; a bad record
-//! is refused with every problem named:
+//! JSON objects are validated against the schema (the config's, or a local one) by the
+//! [`TypeValidator`]; a bad record is refused with every problem named:
 //!
 //! ```
 //! # #[cfg(feature = "testing")] {
