@@ -106,12 +106,14 @@
 //!
 //! # Exiting without `close`
 //!
-//! Records are delivered in the background. Dropping the last Tracker lets the worker finish
-//! what is queued, but a process that exits right after (returning from `main`, or a Tracker
-//! held in a `static`, which is never dropped) takes its queue with it. Call [`Tracker::close`]
-//! (or [`Tracker::close_async`]) before exiting; it returns once everything queued is
-//! delivered or reports how many records are still pending. Short-lived hosts can use
-//! [`Tracker::deliver_now`] to send one record and wait for the answer.
+//! Records are delivered in the background. Call [`Tracker::close`] (or
+//! [`Tracker::close_async`]) before exiting; it returns once everything queued is delivered or
+//! reports how many records are still pending. As a safety net, dropping the last clone of a
+//! Tracker that was not closed (returning from `main`) waits up to
+//! [`TrackerBuilder::drop_timeout`] (5 s by default) for what is queued to be delivered, and
+//! logs one warning with the count of what was not. A Tracker held in a `static` is never
+//! dropped: there only `close` delivers. Short-lived hosts can use [`Tracker::deliver_now`] to
+//! send one record and wait for the answer.
 //!
 //! With a durable spool (`TrackerBuilder::spool`, feature `spool`) `track` returns only once
 //! the record is committed to a file, so an exit, a crash or an outage loses nothing `track`

@@ -940,3 +940,71 @@ fn anonymized_fields_never_leave_the_process() {
         json!({"user": "kept", "prompt": "[REDACTED]"})
     );
 }
+
+// --- exit without close ------------------------------------------------------------------------
+
+/// Set in a child run of this test binary: which child body to run.
+const ROLE: &str = "AICM_TRACKER_HTTP_CHILD";
+
+/// A child "program" that tracks 5,000 records and returns without `close`: its test
+/// function ends, the harness exits the process.
+#[test]
+fn exit_without_close_child() {
+    if std::env::var(ROLE).as_deref() != Ok("exit") {
+        return;
+    }
+    let drop_timeout_ms: u64 = std::env::var("DROP_TIMEOUT_MS").unwrap().parse().unwrap();
+    let tracker = aicm::Tracker::builder("chat-completions", "openai::gpt-4o-mini")
+        .drop_timeout(Duration::from_millis(drop_timeout_ms))
+        .build()
+        .unwrap();
+    for i in 0..5_000 {
+        tracker.track(chat_usage(i)).unwrap();
+    }
+    // No close: the Tracker is dropped here and the process exits right after.
+}
+
+fn run_exit_child(api: &aicm_tests::LocalApiThread, drop_timeout_ms: u64) -> String {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "exit_without_close_child",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+            "-q",
+        ])
+        .env(ROLE, "exit")
+        .env("DROP_TIMEOUT_MS", drop_timeout_ms.to_string())
+        .env("AICM_API_KEY", api.api_key())
+        .env("AICM_API_BASE", api.api_base())
+        .env("AICM_INI_PATH", support::temp_ini())
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+#[test]
+fn returning_from_main_without_close_delivers_what_is_queued() {
+    let api = server();
+    // A slow service: the queue is far from drained when the child's main returns.
+    api.set_delay(Duration::from_millis(50));
+    run_exit_child(&api, 30_000);
+    // The child is gone: what the server holds now is all it will ever get.
+    let stats = api.stats();
+    assert_eq!(stats.records_stored, 5_000, "{stats:?}");
+    assert_eq!(stats.duplicates, 0);
+}
+
+#[test]
+fn a_drop_timeout_of_zero_does_not_wait() {
+    let api = server();
+    api.set_stall(true);
+    // The service holds every request: a waiting drop would never finish delivering; a drop
+    // that does not wait lets the process exit at once, losing what was queued.
+    run_exit_child(&api, 0);
+    api.set_stall(false);
+    assert!(api.stats().records_stored < 5_000);
+}

@@ -113,4 +113,6 @@ pub mod defaults {
     pub const MAX_CONCURRENT_REQUESTS: usize = 4;
     /// How long `close()` waits for queued records to be delivered.
     pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
+    /// How long dropping the last clone of an unclosed Tracker waits for queued records.
+    pub const DROP_TIMEOUT: Duration = Duration::from_secs(5);
 }

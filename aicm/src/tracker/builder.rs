@@ -45,6 +45,7 @@ pub struct TrackerBuilder {
     on_discard: Option<Callback<DiscardedRecord>>,
     on_failed: Option<Callback<FailedRecord>>,
     anonymize_fields: Vec<String>,
+    drop_timeout: Duration,
     http_client: Option<reqwest::Client>,
     memory: Option<MemorySetup>,
     schema: Option<aicm_schema::Schema>,
@@ -88,6 +89,7 @@ impl TrackerBuilder {
             on_discard: None,
             on_failed: None,
             anonymize_fields: Vec::new(),
+            drop_timeout: crate::delivery::options::defaults::DROP_TIMEOUT,
             http_client: None,
             memory: None,
             schema: None,
@@ -242,6 +244,16 @@ impl TrackerBuilder {
     /// wait as long as it takes).
     pub fn block_timeout(mut self, timeout: Duration) -> Self {
         self.options.block_timeout = Some(timeout);
+        self
+    }
+
+    /// How long dropping the last clone of a Tracker that was not closed waits for its queued
+    /// records to be delivered (default 5 s; `Duration::ZERO` does not wait). Anything still
+    /// undelivered then is logged once with its count. `close` is the way to be sure; this is
+    /// the safety net for a `main` that returns without it. Spooled records never wait: they
+    /// are safe in the file.
+    pub fn drop_timeout(mut self, timeout: Duration) -> Self {
+        self.drop_timeout = timeout;
         self
     }
 
@@ -518,6 +530,7 @@ impl TrackerBuilder {
                 on_discard: self.on_discard,
                 on_failed: self.on_failed,
                 anonymize_fields: self.anonymize_fields,
+                drop_timeout: self.drop_timeout,
             },
             worker,
         ))
@@ -652,6 +665,7 @@ struct Prepared {
     on_discard: Option<Callback<DiscardedRecord>>,
     on_failed: Option<Callback<FailedRecord>>,
     anonymize_fields: Vec<String>,
+    drop_timeout: Duration,
 }
 
 impl Prepared {
@@ -736,6 +750,7 @@ impl Prepared {
                 block_timeout: self.options.block_timeout,
                 close_timeout: self.options.close_timeout,
                 anonymize_fields: self.anonymize_fields.into(),
+                drop_timeout: self.drop_timeout,
             }),
         })
     }

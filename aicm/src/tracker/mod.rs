@@ -65,6 +65,8 @@ struct TrackerInner {
     close_timeout: Duration,
     /// Usage fields redacted in every record (`TrackerBuilder::anonymize_fields`).
     anonymize_fields: Arc<[String]>,
+    /// How long dropping the last clone waits for queued records (`TrackerBuilder::drop_timeout`).
+    drop_timeout: Duration,
 }
 
 /// What every queued record of a Tracker refers to.
@@ -572,14 +574,45 @@ impl Tracker {
 }
 
 impl Drop for TrackerInner {
-    /// Never waits: the worker delivers what is queued in the background and stops once no
-    /// Tracker uses it. Records still queued when the process exits are lost, so call
-    /// [`Tracker::close`] before exiting. With a spool the delivery loop stops at once instead:
-    /// its rows are safe in the file.
+    /// The last clone of a Tracker that was not closed delivers what is queued, waiting at most
+    /// `drop_timeout` (5 s by default; zero waits not at all), so that returning from `main`
+    /// without `close` loses nothing that can be sent in that time. What is still undelivered
+    /// then is logged once with its count (the worker goes on sending it in the background
+    /// until the process exits). Never waits on the worker's own thread (inside a callback),
+    /// never panics; inside an async runtime it blocks that thread for at most `drop_timeout`.
+    /// With a spool nothing waits: the records are safe in the file, and the next Tracker on it
+    /// delivers them. A Tracker held in a `static` is never dropped: call `close` there.
     fn drop(&mut self) {
-        if !self.closed.swap(true, Ordering::AcqRel) {
-            registry::release(&self.worker);
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
         }
+        #[cfg(feature = "spool")]
+        if let Some(driver) = &self.worker.spool {
+            let pending = driver.shared.health().queue_size;
+            if pending > 0 {
+                tracing::info!(
+                    pending,
+                    path = %driver.shared.path().display(),
+                    "Tracker dropped without close: its undelivered records stay in the spool \
+                     file and are delivered by the next Tracker on it"
+                );
+            }
+            registry::release(&self.worker);
+            return;
+        }
+        if !self.drop_timeout.is_zero()
+            && !self.worker.is_current_thread()
+            && let Err(e) = self.worker.queue.flush(self.drop_timeout)
+        {
+            tracing::warn!(
+                pending = e.pending,
+                drop_timeout_ms = self.drop_timeout.as_millis() as u64,
+                "Tracker dropped without close: records not yet delivered are lost if the \
+                 process exits now; call Tracker::close (or close_async) before exiting, or \
+                 raise TrackerBuilder::drop_timeout"
+            );
+        }
+        registry::release(&self.worker);
     }
 }
 
