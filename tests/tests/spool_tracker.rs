@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aicm::spool::{Spool, SpoolOptions};
-use aicm::{FailedRecord, OnFull, TrackError, Tracker, TrackerBuilder};
+use aicm::{FailedRecord, OnFull, Protocol, TrackError, Tracker, TrackerBuilder};
 use parking_lot::Mutex;
 use serde_json::json;
 use support::{DEADLINE, IdentityProbe, builder, chat_usage, server};
@@ -538,6 +538,105 @@ fn a_generated_id_given_back_is_delivered_twice_and_deduplicated_by_the_server()
     assert_eq!((stats.records_stored, stats.duplicates), (1, 1));
     assert_eq!(stored_ids(&api), [id]);
     tracker.close().unwrap();
+}
+
+// --- contracts -------------------------------------------------------------------------------
+
+/// The endpoint a contract's records reach on the local API.
+fn endpoint(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::Configs => "track-usage",
+        _ => "track",
+    }
+}
+
+/// Every record the API stored came through `protocol`'s endpoint; their ids are `ids`.
+fn assert_delivered_through(
+    api: &aicm_tests::LocalApiControl,
+    protocol: Protocol,
+    ids: &HashSet<String>,
+) {
+    let records = api.records();
+    assert!(
+        records.iter().all(|r| r.endpoint == endpoint(protocol)),
+        "records outside /{}",
+        endpoint(protocol)
+    );
+    let stored: HashSet<String> = records.into_iter().map(|r| r.response_id).collect();
+    assert_eq!(&stored, ids);
+}
+
+/// Rows a Tracker stored in the shape of contract `written` (the API stalled, then closed
+/// and gone) are delivered by a Tracker speaking `read`, against an API on the same root
+/// serving only `read`'s endpoint: every row arrives there, reframed (the API refuses any
+/// member of the other contract, so a stored record proves its shape).
+fn a_spool_written_under_one_contract_is_delivered_under_the_other(
+    written: Protocol,
+    read: Protocol,
+) {
+    let dir = TempDir::new();
+    let ids: HashSet<String>;
+    let port;
+    {
+        let api = server();
+        port = api.port();
+        api.set_stall(true);
+        let first = fast(builder(&api, "chat-completions").protocol(written))
+            .spool(dir.spool())
+            .close_timeout(Duration::from_millis(200))
+            .build()
+            .unwrap();
+        ids = (0..40)
+            .map(|i| first.track(chat_usage(i)).unwrap().to_string())
+            .collect();
+        assert!(first.close().is_err(), "the stalled API took nothing");
+        drop(first);
+        let observer = open_spool(&dir.spool());
+        wait_until("the rows to be handed back", || {
+            let s = observer.stats().unwrap();
+            (s.queued, s.claimed) == (40, 0)
+        });
+        // Dropping the API cancels its stalled requests: nothing of `written` is stored.
+    }
+    let only = match read {
+        Protocol::Configs => aicm_tests::Protocol::Configs,
+        _ => aicm_tests::Protocol::Track,
+    };
+    let api = aicm_tests::LocalApi::builder()
+        .protocol(only)
+        .port(port)
+        .start_in_thread()
+        .unwrap();
+    let second = fast(builder(&api, "chat-completions").protocol(read))
+        .spool(dir.spool())
+        .build()
+        .unwrap();
+    api.wait_for_blocking(DEADLINE, |s| s.records_stored >= 40)
+        .unwrap();
+    wait_until("an empty spool", || {
+        let h = second.health();
+        h.spool_depth == Some(0) && h.in_flight == 0
+    });
+    let h = second.health();
+    assert_eq!((h.total_sent, h.total_failed), (40, 0), "{h:?}");
+    assert_delivered_through(&api, read, &ids);
+    second.close().unwrap();
+}
+
+#[test]
+fn a_config_based_spool_is_delivered_by_a_tracker_speaking_todays_contract() {
+    a_spool_written_under_one_contract_is_delivered_under_the_other(
+        Protocol::Configs,
+        Protocol::Track,
+    );
+}
+
+#[test]
+fn a_spool_of_todays_contract_is_delivered_by_a_config_based_tracker() {
+    a_spool_written_under_one_contract_is_delivered_under_the_other(
+        Protocol::Track,
+        Protocol::Configs,
+    );
 }
 
 // --- bad files and settings ----------------------------------------------------------------
