@@ -566,6 +566,38 @@ fn assert_delivered_through(
     assert_eq!(&stored, ids);
 }
 
+/// Tracks `n` records with `tracker` while `api` stalls, then closes it: the rows stay in the
+/// file, queued. Their response ids.
+fn leave_rows(
+    api: &aicm_tests::LocalApiThread,
+    tracker: Tracker,
+    spool: &Path,
+    n: u64,
+) -> HashSet<String> {
+    api.set_stall(true);
+    let ids: HashSet<String> = (0..n)
+        .map(|i| tracker.track(chat_usage(i)).unwrap().to_string())
+        .collect();
+    assert!(tracker.close().is_err(), "the stalled API took nothing");
+    drop(tracker);
+    let observer = open_spool(spool);
+    wait_until("the rows to be handed back", || {
+        let s = observer.stats().unwrap();
+        (s.queued, s.claimed) == (n, 0)
+    });
+    ids
+}
+
+/// A local API on `port` (the same API root as an earlier one there).
+fn api_on(port: u16, protocol: aicm_tests::Protocol, key: &str) -> aicm_tests::LocalApiThread {
+    aicm_tests::LocalApi::builder()
+        .protocol(protocol)
+        .api_key(key)
+        .port(port)
+        .start_in_thread()
+        .unwrap()
+}
+
 /// Rows a Tracker stored in the shape of contract `written` (the API stalled, then closed
 /// and gone) are delivered by a Tracker speaking `read`, against an API on the same root
 /// serving only `read`'s endpoint: every row arrives there, reframed (the API refuses any
@@ -575,38 +607,22 @@ fn a_spool_written_under_one_contract_is_delivered_under_the_other(
     read: Protocol,
 ) {
     let dir = TempDir::new();
-    let ids: HashSet<String>;
-    let port;
-    {
+    let (ids, port, key) = {
         let api = server();
-        port = api.port();
-        api.set_stall(true);
         let first = fast(builder(&api, "chat-completions").protocol(written))
             .spool(dir.spool())
             .close_timeout(Duration::from_millis(200))
             .build()
             .unwrap();
-        ids = (0..40)
-            .map(|i| first.track(chat_usage(i)).unwrap().to_string())
-            .collect();
-        assert!(first.close().is_err(), "the stalled API took nothing");
-        drop(first);
-        let observer = open_spool(&dir.spool());
-        wait_until("the rows to be handed back", || {
-            let s = observer.stats().unwrap();
-            (s.queued, s.claimed) == (40, 0)
-        });
+        let ids = leave_rows(&api, first, &dir.spool(), 40);
         // Dropping the API cancels its stalled requests: nothing of `written` is stored.
-    }
+        (ids, api.port(), api.api_key())
+    };
     let only = match read {
         Protocol::Configs => aicm_tests::Protocol::Configs,
         _ => aicm_tests::Protocol::Track,
     };
-    let api = aicm_tests::LocalApi::builder()
-        .protocol(only)
-        .port(port)
-        .start_in_thread()
-        .unwrap();
+    let api = api_on(port, only, &key);
     let second = fast(builder(&api, "chat-completions").protocol(read))
         .spool(dir.spool())
         .build()
@@ -637,6 +653,66 @@ fn a_spool_of_todays_contract_is_delivered_by_a_config_based_tracker() {
         Protocol::Track,
         Protocol::Configs,
     );
+}
+
+// --- accounts --------------------------------------------------------------------------------
+
+/// Rows stay bound to the API root and key that stored them: a Tracker with another key on
+/// the same root and file sends only its own records and leaves the others untouched (counted
+/// per account); a Tracker with the first key delivers them.
+#[test]
+fn leftover_rows_are_delivered_only_with_the_key_that_stored_them() {
+    let dir = TempDir::new();
+    let both = aicm_tests::Protocol::Both;
+    let (a_ids, port) = {
+        let api = aicm_tests::LocalApi::builder()
+            .api_key("sk-account-a")
+            .start_in_thread()
+            .unwrap();
+        let first = fast(builder(&api, "chat-completions"))
+            .spool(dir.spool())
+            .close_timeout(Duration::from_millis(200))
+            .build()
+            .unwrap();
+        (leave_rows(&api, first, &dir.spool(), 30), api.port())
+    };
+
+    // Key B on the same root: its own records go, A's stay queued in the file.
+    let api = api_on(port, both, "sk-account-b");
+    let b = spooled(&api, &dir);
+    let b_ids: HashSet<String> = (100..105)
+        .map(|i| b.track(chat_usage(i)).unwrap().to_string())
+        .collect();
+    b.flush(DEADLINE).unwrap();
+    let h = b.health();
+    assert_eq!((h.total_accepted, h.total_sent), (5, 5), "{h:?}");
+    assert_eq!(
+        h.spool_depth,
+        Some(30),
+        "A's rows are still in the file: {h:?}"
+    );
+    let stored: HashSet<String> = stored_ids(&api).into_iter().collect();
+    assert_eq!(stored, b_ids, "nothing of A's was sent with B's key");
+    let observer = open_spool(&dir.spool());
+    let s = observer.stats().unwrap();
+    assert_eq!((s.queued, s.claimed, s.failed), (30, 0, 0));
+    let accounts = observer.accounts().unwrap();
+    assert_eq!(accounts.len(), 1, "B's rows are gone: {accounts:?}");
+    assert_eq!((accounts[0].queued, accounts[0].account.len()), (30, 32));
+    b.close().unwrap();
+    drop(b);
+    drop(api);
+
+    // Key A again: every leftover row is delivered.
+    let api = api_on(port, both, "sk-account-a");
+    let a = spooled(&api, &dir);
+    api.wait_for_blocking(DEADLINE, |s| s.records_stored >= 30)
+        .unwrap();
+    wait_until("an empty spool", || a.health().spool_depth == Some(0));
+    let stored: HashSet<String> = stored_ids(&api).into_iter().collect();
+    assert_eq!(stored, a_ids);
+    assert!(observer.accounts().unwrap().is_empty());
+    a.close().unwrap();
 }
 
 // --- bad files and settings ----------------------------------------------------------------

@@ -178,6 +178,11 @@ WHEN OLD.state IS NOT NEW.state BEGIN
     WHERE k = 1;
 END;
 "#,
+    // 3 -> 4: each row records the account (API root and key) that stored it, as a
+    // fingerprint; a delivery worker claims only its own account's rows.
+    r#"
+ALTER TABLE spool ADD COLUMN account BLOB NOT NULL DEFAULT x'';
+"#,
 ];
 
 /// The schema version this build writes.

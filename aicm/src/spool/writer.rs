@@ -73,6 +73,8 @@ pub(crate) struct AppendJob {
     pub response_id: String,
     pub source: IdSource,
     pub config_id: String,
+    /// The fingerprint of the account that stores it (empty: none).
+    pub account: Arc<[u8]>,
     /// When an `OnFull::Block` append gives up.
     pub deadline: Option<Instant>,
     pub reply: Reply<Appended>,
@@ -653,6 +655,7 @@ impl Group<'_> {
             job.source,
             &job.body,
             &job.config_id,
+            &job.account,
             now,
         )?;
         if stored {
@@ -688,7 +691,7 @@ impl Group<'_> {
         let mut displaced = Vec::new();
         let result = (|| {
             while !self.limits.fits(*live, size) {
-                match store::displace_oldest(self.conn)? {
+                match store::displace_oldest(self.conn, &job.account)? {
                     Some(row) => {
                         live.rows = live.rows.saturating_sub(1);
                         live.bytes = live.bytes.saturating_sub(row.body.len() as u64);

@@ -186,7 +186,9 @@ fn a_claim_reads_the_due_index_and_a_range_of_ids_never_the_whole_table() {
             crate::spool::store::CLAIM
         ))
         .unwrap()
-        .query_map(rusqlite::params!["w", 1, 1, 10], |r| r.get(3))
+        .query_map(rusqlite::params!["w", 1, 1, 10, b"a".as_slice()], |r| {
+            r.get(3)
+        })
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
