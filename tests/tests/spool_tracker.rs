@@ -4,6 +4,9 @@
 //! balances. Synchronisation polls server counts, health or child output with a deadline,
 //! never sleeps.
 //!
+//! The crash, multi-process and delivery tests run under both contracts (`configs::…`,
+//! `track::…`), each checking that every record reached its contract's endpoint.
+//!
 //! The crash and multi-process tests run this test binary again as a child with
 //! `--exact <child test>`; a child test does nothing unless `AICM_SPOOL_TEST_ROLE` names it.
 
@@ -94,11 +97,10 @@ fn open_spool(path: &Path) -> Spool {
 
 // --- delivery ------------------------------------------------------------------------------
 
-#[test]
-fn records_from_several_threads_are_stored_durably_and_delivered_once() {
+fn records_from_several_threads_are_stored_durably_and_delivered_once(protocol: Protocol) {
     let api = server();
     let dir = TempDir::new();
-    let tracker = fast(builder(&api, "chat-completions"))
+    let tracker = fast(builder(&api, "chat-completions").protocol(protocol))
         .spool(dir.spool())
         .max_batch_size(100)
         .build()
@@ -144,6 +146,7 @@ fn records_from_several_threads_are_stored_durably_and_delivered_once() {
     let mut ids = ids;
     ids.sort();
     assert_eq!(stored, ids);
+    assert_delivered_through(&api, protocol, &ids.iter().cloned().collect());
     // Spooled ids are time-ordered (UUIDv7), still 32 lowercase hex digits.
     assert!(
         ids.iter()
@@ -859,14 +862,13 @@ fn crash_child() {
     });
 }
 
-#[test]
-fn a_killed_process_loses_no_record_whose_track_returned_ok() {
+fn a_killed_process_loses_no_record_whose_track_returned_ok(protocol: Protocol) {
     let api = server();
     api.set_stall(true);
     let dir = TempDir::new();
-    let mut killed = child("crash_child", "crash", &child_env(&api, &dir.spool()))
-        .spawn()
-        .unwrap();
+    let mut env = child_env(&api, &dir.spool());
+    env.push(("AICM_PROTOCOL", protocol.to_string()));
+    let mut killed = child("crash_child", "crash", &env).spawn().unwrap();
     let mut out = BufReader::new(killed.stdout.take().unwrap());
     // The test harness prints its own lines first.
     loop {
@@ -898,7 +900,10 @@ fn a_killed_process_loses_no_record_whose_track_returned_ok() {
     // The API is back; a new process (here: a Tracker in this one) takes over the file,
     // including rows the dead process held claimed once their lease ends.
     api.set_stall(false);
-    let recovering = spooled(&api, &dir);
+    let recovering = fast(builder(&api, "chat-completions").protocol(protocol))
+        .spool(dir.spool())
+        .build()
+        .unwrap();
     wait_until("the spool to drain", || {
         recovering.health().spool_depth == Some(0)
     });
@@ -925,6 +930,8 @@ fn a_killed_process_loses_no_record_whose_track_returned_ok() {
     let h = recovering.health();
     assert!(h.is_balanced(), "{h:?}");
     assert_eq!(h.total_failed, 0, "{h:?}");
+    let stored: HashSet<String> = stored.into_iter().collect();
+    assert_delivered_through(&api, protocol, &stored);
     recovering.close().unwrap();
 }
 
@@ -966,11 +973,11 @@ fn live_child() {
     println!("DONE {}", h.total_sent);
 }
 
-#[test]
-fn two_live_processes_sharing_a_spool_store_each_record_once() {
+fn two_live_processes_sharing_a_spool_store_each_record_once(protocol: Protocol) {
     let api = server();
     let dir = TempDir::new();
-    let env = child_env(&api, &dir.spool());
+    let mut env = child_env(&api, &dir.spool());
+    env.push(("AICM_PROTOCOL", protocol.to_string()));
     let mut children: Vec<Child> = (0..2)
         .map(|_| child("live_child", "live", &env).spawn().unwrap())
         .collect();
@@ -990,6 +997,7 @@ fn two_live_processes_sharing_a_spool_store_each_record_once() {
     let stored: HashSet<String> = stored_ids(&api).into_iter().collect();
     let printed: HashSet<String> = printed.into_iter().collect();
     assert_eq!(stored, printed);
+    assert_delivered_through(&api, protocol, &printed);
     assert_eq!(open_spool(&dir.spool()).stats().unwrap().depth(), 0);
 }
 
@@ -1032,4 +1040,30 @@ fn an_invalid_durability_in_the_environment_is_a_clear_error() {
     let output = child("settings_child", "settings", &env).output().unwrap();
     assert!(String::from_utf8_lossy(&output.stdout).contains("OK"));
     assert!(dir.spool().exists());
+}
+
+/// The spooled end-to-end tests that run once per contract of the wire: `configs::…` posts
+/// to `/track-usage`, `track::…` to today's `/track` (the crash and multi-process children
+/// read theirs from `AICM_PROTOCOL`).
+macro_rules! under_both_contracts {
+    ($($name:ident,)*) => {
+        mod configs {
+            $(#[test]
+            fn $name() {
+                super::$name(aicm::Protocol::Configs)
+            })*
+        }
+        mod track {
+            $(#[test]
+            fn $name() {
+                super::$name(aicm::Protocol::Track)
+            })*
+        }
+    };
+}
+
+under_both_contracts! {
+    records_from_several_threads_are_stored_durably_and_delivered_once,
+    a_killed_process_loses_no_record_whose_track_returned_ok,
+    two_live_processes_sharing_a_spool_store_each_record_once,
 }
