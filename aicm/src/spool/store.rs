@@ -70,16 +70,16 @@ pub(crate) fn next_id(conn: &Connection) -> rusqlite::Result<i64> {
 /// Inserts a never-claimed row with id `id` (from [`next_id`]). `false`: a row with this
 /// given response id exists already (a generated one is never looked up). The caller adds
 /// the row to `spool_meta` (see [`add_inserted`]).
-pub(crate) fn insert(
-    conn: &Connection,
-    id: i64,
-    response_id: &str,
-    source: IdSource,
-    body: &[u8],
-    config_id: &str,
-    account: &[u8],
-    now: i64,
-) -> rusqlite::Result<bool> {
+pub(crate) fn insert(conn: &Connection, row: &NewRow<'_>) -> rusqlite::Result<bool> {
+    let NewRow {
+        id,
+        response_id,
+        source,
+        body,
+        config_id,
+        account,
+        now,
+    } = *row;
     let given = source == IdSource::Given;
     let changed = conn
         .prepare_cached(
@@ -98,6 +98,18 @@ pub(crate) fn insert(
             now
         ])?;
     Ok(changed == 1)
+}
+
+/// A row to insert: its id (from [`next_id`]), record and account, at `now`.
+#[derive(Clone, Copy)]
+pub(crate) struct NewRow<'a> {
+    pub id: i64,
+    pub response_id: &'a str,
+    pub source: IdSource,
+    pub body: &'a [u8],
+    pub config_id: &'a str,
+    pub account: &'a [u8],
+    pub now: i64,
 }
 
 /// Counts rows inserted by this transaction into `spool_meta`: once per group instead of a

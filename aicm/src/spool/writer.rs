@@ -650,13 +650,15 @@ impl Group<'_> {
         };
         let stored = store::insert(
             self.conn,
-            id,
-            &job.response_id,
-            job.source,
-            &job.body,
-            &job.config_id,
-            &job.account,
-            now,
+            &store::NewRow {
+                id,
+                response_id: &job.response_id,
+                source: job.source,
+                body: &job.body,
+                config_id: &job.config_id,
+                account: &job.account,
+                now,
+            },
         )?;
         if stored {
             *next_id = Some(id + 1);

@@ -7,6 +7,7 @@
 pub(crate) mod configs;
 pub(crate) mod track;
 
+#[cfg(feature = "spool")]
 use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
@@ -212,6 +213,7 @@ impl Contract {
         }
     }
 
+    #[cfg(feature = "spool")]
     /// A stored record's JSON (one record, as [`Contract::write_record`] of either contract
     /// wrote it) in this contract's shape, for a spool file written under the other contract.
     /// A record already in this shape is borrowed as it is (the common case, found from its
@@ -304,6 +306,7 @@ impl Contract {
     }
 }
 
+#[cfg(feature = "spool")]
 /// `members` with the one named `first` moved to the front (the member a record of the
 /// contract starts with), the others in their order.
 fn first_member(
@@ -314,6 +317,7 @@ fn first_member(
     head.into_iter().chain(rest)
 }
 
+#[cfg(feature = "spool")]
 /// Writes `"key":value` members, comma-separated.
 fn write_members(
     out: &mut Vec<u8>,
@@ -355,13 +359,17 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "spool")]
     fn json(bytes: &[u8]) -> Value {
         serde_json::from_slice(bytes).unwrap()
     }
 
+    #[cfg(feature = "spool")]
     const CONFIGS_RECORD: &str = r#"{"config_id":"cfg","service_id":"openai::gpt-4o-mini","timestamp":"2025-08-07T20:41:59.566193+00:00","response_id":"r-1","usage":{"input_tokens":10},"client_customer_key":"acme","context":{"env":"prod"}}"#;
+    #[cfg(feature = "spool")]
     const TRACK_RECORD: &str = r#"{"service_key":"openai::gpt-4o-mini","response_id":"r-1","timestamp":"2025-08-07T20:41:59.566193+00:00","payload":{"input_tokens":10},"customer_key":"acme","context":{"env":"prod"}}"#;
 
+    #[cfg(feature = "spool")]
     #[test]
     fn a_record_in_the_contracts_own_shape_is_borrowed_as_it_is() {
         for (contract, record) in [
@@ -380,6 +388,7 @@ mod tests {
         ));
     }
 
+    #[cfg(feature = "spool")]
     #[test]
     fn a_config_based_record_is_reframed_for_today() {
         let with_base_url = CONFIGS_RECORD.replacen('{', r#"{"base_url":"https://x","#, 1);
@@ -397,6 +406,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "spool")]
     #[test]
     fn todays_record_is_reframed_with_the_rows_config_id_or_refused() {
         let out = Contract::Configs
@@ -411,6 +421,7 @@ mod tests {
         assert!(err.contains("/track-usage"), "{err}");
     }
 
+    #[cfg(feature = "spool")]
     #[test]
     fn a_record_of_no_known_shape_is_refused_with_the_reason() {
         for contract in [Contract::Configs, Contract::Track] {
