@@ -11,7 +11,19 @@ use crate::fmt;
 
 pub fn print(spool: &Spool, json: bool, out: &mut impl Write) -> Result<(), Failure> {
     let s = spool.stats()?;
+    let accounts = spool.accounts()?;
     if json {
+        let accounts: Vec<serde_json::Value> = accounts
+            .iter()
+            .map(|a| {
+                serde_json::json!({
+                    "account": a.account,
+                    "queued": a.queued,
+                    "claimed": a.claimed,
+                    "failed": a.failed,
+                })
+            })
+            .collect();
         let value = serde_json::json!({
             "path": spool.path().display().to_string(),
             "queued": s.queued,
@@ -24,6 +36,7 @@ pub fn print(spool: &Spool, json: bool, out: &mut impl Write) -> Result<(), Fail
             "appended_total": s.appended_total,
             "oldest_created_at": s.oldest_created_at.map(fmt::time),
             "oldest_age_ms": s.oldest_age.map(|d| d.as_millis() as u64),
+            "accounts": accounts,
         });
         writeln!(out, "{value}")?;
         return Ok(());
@@ -59,6 +72,27 @@ pub fn print(spool: &Spool, json: bool, out: &mut impl Write) -> Result<(), Fail
         "appended  {} since the spool was created",
         s.appended_total
     )?;
+    // Rows are delivered only by a process with the API root and key that stored them: more
+    // than one account means some rows wait for another key.
+    if accounts.len() > 1 {
+        writeln!(
+            out,
+            "accounts  {} (rows are delivered only with the API root and key that stored them)",
+            accounts.len()
+        )?;
+        for a in &accounts {
+            let name = if a.account.is_empty() {
+                "(none)"
+            } else {
+                a.account.as_str()
+            };
+            writeln!(
+                out,
+                "          {name}: {} queued, {} claimed, {} failed",
+                a.queued, a.claimed, a.failed
+            )?;
+        }
+    }
     Ok(())
 }
 

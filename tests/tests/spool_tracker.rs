@@ -4,6 +4,9 @@
 //! balances. Synchronisation polls server counts, health or child output with a deadline,
 //! never sleeps.
 //!
+//! The crash, multi-process and delivery tests run under both contracts (`configs::…`,
+//! `track::…`), each checking that every record reached its contract's endpoint.
+//!
 //! The crash and multi-process tests run this test binary again as a child with
 //! `--exact <child test>`; a child test does nothing unless `AICM_SPOOL_TEST_ROLE` names it.
 
@@ -20,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aicm::spool::{Spool, SpoolOptions};
-use aicm::{FailedRecord, OnFull, TrackError, Tracker, TrackerBuilder};
+use aicm::{FailedRecord, OnFull, Protocol, TrackError, Tracker, TrackerBuilder};
 use parking_lot::Mutex;
 use serde_json::json;
 use support::{DEADLINE, IdentityProbe, builder, chat_usage, server};
@@ -94,11 +97,10 @@ fn open_spool(path: &Path) -> Spool {
 
 // --- delivery ------------------------------------------------------------------------------
 
-#[test]
-fn records_from_several_threads_are_stored_durably_and_delivered_once() {
+fn records_from_several_threads_are_stored_durably_and_delivered_once(protocol: Protocol) {
     let api = server();
     let dir = TempDir::new();
-    let tracker = fast(builder(&api, "chat-completions"))
+    let tracker = fast(builder(&api, "chat-completions").protocol(protocol))
         .spool(dir.spool())
         .max_batch_size(100)
         .build()
@@ -144,6 +146,7 @@ fn records_from_several_threads_are_stored_durably_and_delivered_once() {
     let mut ids = ids;
     ids.sort();
     assert_eq!(stored, ids);
+    assert_delivered_through(&api, protocol, &ids.iter().cloned().collect());
     // Spooled ids are time-ordered (UUIDv7), still 32 lowercase hex digits.
     assert!(
         ids.iter()
@@ -540,6 +543,181 @@ fn a_generated_id_given_back_is_delivered_twice_and_deduplicated_by_the_server()
     tracker.close().unwrap();
 }
 
+// --- contracts -------------------------------------------------------------------------------
+
+/// The endpoint a contract's records reach on the local API.
+fn endpoint(protocol: Protocol) -> &'static str {
+    match protocol {
+        Protocol::Configs => "track-usage",
+        _ => "track",
+    }
+}
+
+/// Every record the API stored came through `protocol`'s endpoint; their ids are `ids`.
+fn assert_delivered_through(
+    api: &aicm_tests::LocalApiControl,
+    protocol: Protocol,
+    ids: &HashSet<String>,
+) {
+    let records = api.records();
+    assert!(
+        records.iter().all(|r| r.endpoint == endpoint(protocol)),
+        "records outside /{}",
+        endpoint(protocol)
+    );
+    let stored: HashSet<String> = records.into_iter().map(|r| r.response_id).collect();
+    assert_eq!(&stored, ids);
+}
+
+/// Tracks `n` records with `tracker` while `api` stalls, then closes it: the rows stay in the
+/// file, queued. Their response ids.
+fn leave_rows(
+    api: &aicm_tests::LocalApiThread,
+    tracker: Tracker,
+    spool: &Path,
+    n: u64,
+) -> HashSet<String> {
+    api.set_stall(true);
+    let ids: HashSet<String> = (0..n)
+        .map(|i| tracker.track(chat_usage(i)).unwrap().to_string())
+        .collect();
+    assert!(tracker.close().is_err(), "the stalled API took nothing");
+    drop(tracker);
+    let observer = open_spool(spool);
+    wait_until("the rows to be handed back", || {
+        let s = observer.stats().unwrap();
+        (s.queued, s.claimed) == (n, 0)
+    });
+    ids
+}
+
+/// A local API on `port` (the same API root as an earlier one there).
+fn api_on(port: u16, protocol: aicm_tests::Protocol, key: &str) -> aicm_tests::LocalApiThread {
+    aicm_tests::LocalApi::builder()
+        .protocol(protocol)
+        .api_key(key)
+        .port(port)
+        .start_in_thread()
+        .unwrap()
+}
+
+/// Rows a Tracker stored in the shape of contract `written` (the API stalled, then closed
+/// and gone) are delivered by a Tracker speaking `read`, against an API on the same root
+/// serving only `read`'s endpoint: every row arrives there, reframed (the API refuses any
+/// member of the other contract, so a stored record proves its shape).
+fn a_spool_written_under_one_contract_is_delivered_under_the_other(
+    written: Protocol,
+    read: Protocol,
+) {
+    let dir = TempDir::new();
+    let (ids, port, key) = {
+        let api = server();
+        let first = fast(builder(&api, "chat-completions").protocol(written))
+            .spool(dir.spool())
+            .close_timeout(Duration::from_millis(200))
+            .build()
+            .unwrap();
+        let ids = leave_rows(&api, first, &dir.spool(), 40);
+        // Dropping the API cancels its stalled requests: nothing of `written` is stored.
+        (ids, api.port(), api.api_key())
+    };
+    let only = match read {
+        Protocol::Configs => aicm_tests::Protocol::Configs,
+        _ => aicm_tests::Protocol::Track,
+    };
+    let api = api_on(port, only, &key);
+    let second = fast(builder(&api, "chat-completions").protocol(read))
+        .spool(dir.spool())
+        .build()
+        .unwrap();
+    api.wait_for_blocking(DEADLINE, |s| s.records_stored >= 40)
+        .unwrap();
+    wait_until("an empty spool", || {
+        let h = second.health();
+        h.spool_depth == Some(0) && h.in_flight == 0
+    });
+    let h = second.health();
+    assert_eq!((h.total_sent, h.total_failed), (40, 0), "{h:?}");
+    assert_delivered_through(&api, read, &ids);
+    second.close().unwrap();
+}
+
+#[test]
+fn a_config_based_spool_is_delivered_by_a_tracker_speaking_todays_contract() {
+    a_spool_written_under_one_contract_is_delivered_under_the_other(
+        Protocol::Configs,
+        Protocol::Track,
+    );
+}
+
+#[test]
+fn a_spool_of_todays_contract_is_delivered_by_a_config_based_tracker() {
+    a_spool_written_under_one_contract_is_delivered_under_the_other(
+        Protocol::Track,
+        Protocol::Configs,
+    );
+}
+
+// --- accounts --------------------------------------------------------------------------------
+
+/// Rows stay bound to the API root and key that stored them: a Tracker with another key on
+/// the same root and file sends only its own records and leaves the others untouched (counted
+/// per account); a Tracker with the first key delivers them.
+#[test]
+fn leftover_rows_are_delivered_only_with_the_key_that_stored_them() {
+    let dir = TempDir::new();
+    let both = aicm_tests::Protocol::Both;
+    let (a_ids, port) = {
+        let api = aicm_tests::LocalApi::builder()
+            .api_key("sk-account-a")
+            .start_in_thread()
+            .unwrap();
+        let first = fast(builder(&api, "chat-completions"))
+            .spool(dir.spool())
+            .close_timeout(Duration::from_millis(200))
+            .build()
+            .unwrap();
+        (leave_rows(&api, first, &dir.spool(), 30), api.port())
+    };
+
+    // Key B on the same root: its own records go, A's stay queued in the file.
+    let api = api_on(port, both, "sk-account-b");
+    let b = spooled(&api, &dir);
+    let b_ids: HashSet<String> = (100..105)
+        .map(|i| b.track(chat_usage(i)).unwrap().to_string())
+        .collect();
+    b.flush(DEADLINE).unwrap();
+    let h = b.health();
+    assert_eq!((h.total_accepted, h.total_sent), (5, 5), "{h:?}");
+    assert_eq!(
+        h.spool_depth,
+        Some(30),
+        "A's rows are still in the file: {h:?}"
+    );
+    let stored: HashSet<String> = stored_ids(&api).into_iter().collect();
+    assert_eq!(stored, b_ids, "nothing of A's was sent with B's key");
+    let observer = open_spool(&dir.spool());
+    let s = observer.stats().unwrap();
+    assert_eq!((s.queued, s.claimed, s.failed), (30, 0, 0));
+    let accounts = observer.accounts().unwrap();
+    assert_eq!(accounts.len(), 1, "B's rows are gone: {accounts:?}");
+    assert_eq!((accounts[0].queued, accounts[0].account.len()), (30, 32));
+    b.close().unwrap();
+    drop(b);
+    drop(api);
+
+    // Key A again: every leftover row is delivered.
+    let api = api_on(port, both, "sk-account-a");
+    let a = spooled(&api, &dir);
+    api.wait_for_blocking(DEADLINE, |s| s.records_stored >= 30)
+        .unwrap();
+    wait_until("an empty spool", || a.health().spool_depth == Some(0));
+    let stored: HashSet<String> = stored_ids(&api).into_iter().collect();
+    assert_eq!(stored, a_ids);
+    assert!(observer.accounts().unwrap().is_empty());
+    a.close().unwrap();
+}
+
 // --- bad files and settings ----------------------------------------------------------------
 
 #[test]
@@ -684,14 +862,13 @@ fn crash_child() {
     });
 }
 
-#[test]
-fn a_killed_process_loses_no_record_whose_track_returned_ok() {
+fn a_killed_process_loses_no_record_whose_track_returned_ok(protocol: Protocol) {
     let api = server();
     api.set_stall(true);
     let dir = TempDir::new();
-    let mut killed = child("crash_child", "crash", &child_env(&api, &dir.spool()))
-        .spawn()
-        .unwrap();
+    let mut env = child_env(&api, &dir.spool());
+    env.push(("AICM_PROTOCOL", protocol.to_string()));
+    let mut killed = child("crash_child", "crash", &env).spawn().unwrap();
     let mut out = BufReader::new(killed.stdout.take().unwrap());
     // The test harness prints its own lines first.
     loop {
@@ -723,7 +900,10 @@ fn a_killed_process_loses_no_record_whose_track_returned_ok() {
     // The API is back; a new process (here: a Tracker in this one) takes over the file,
     // including rows the dead process held claimed once their lease ends.
     api.set_stall(false);
-    let recovering = spooled(&api, &dir);
+    let recovering = fast(builder(&api, "chat-completions").protocol(protocol))
+        .spool(dir.spool())
+        .build()
+        .unwrap();
     wait_until("the spool to drain", || {
         recovering.health().spool_depth == Some(0)
     });
@@ -750,6 +930,8 @@ fn a_killed_process_loses_no_record_whose_track_returned_ok() {
     let h = recovering.health();
     assert!(h.is_balanced(), "{h:?}");
     assert_eq!(h.total_failed, 0, "{h:?}");
+    let stored: HashSet<String> = stored.into_iter().collect();
+    assert_delivered_through(&api, protocol, &stored);
     recovering.close().unwrap();
 }
 
@@ -791,11 +973,11 @@ fn live_child() {
     println!("DONE {}", h.total_sent);
 }
 
-#[test]
-fn two_live_processes_sharing_a_spool_store_each_record_once() {
+fn two_live_processes_sharing_a_spool_store_each_record_once(protocol: Protocol) {
     let api = server();
     let dir = TempDir::new();
-    let env = child_env(&api, &dir.spool());
+    let mut env = child_env(&api, &dir.spool());
+    env.push(("AICM_PROTOCOL", protocol.to_string()));
     let mut children: Vec<Child> = (0..2)
         .map(|_| child("live_child", "live", &env).spawn().unwrap())
         .collect();
@@ -815,6 +997,7 @@ fn two_live_processes_sharing_a_spool_store_each_record_once() {
     let stored: HashSet<String> = stored_ids(&api).into_iter().collect();
     let printed: HashSet<String> = printed.into_iter().collect();
     assert_eq!(stored, printed);
+    assert_delivered_through(&api, protocol, &printed);
     assert_eq!(open_spool(&dir.spool()).stats().unwrap().depth(), 0);
 }
 
@@ -857,4 +1040,30 @@ fn an_invalid_durability_in_the_environment_is_a_clear_error() {
     let output = child("settings_child", "settings", &env).output().unwrap();
     assert!(String::from_utf8_lossy(&output.stdout).contains("OK"));
     assert!(dir.spool().exists());
+}
+
+/// The spooled end-to-end tests that run once per contract of the wire: `configs::…` posts
+/// to `/track-usage`, `track::…` to today's `/track` (the crash and multi-process children
+/// read theirs from `AICM_PROTOCOL`).
+macro_rules! under_both_contracts {
+    ($($name:ident,)*) => {
+        mod configs {
+            $(#[test]
+            fn $name() {
+                super::$name(aicm::Protocol::Configs)
+            })*
+        }
+        mod track {
+            $(#[test]
+            fn $name() {
+                super::$name(aicm::Protocol::Track)
+            })*
+        }
+    };
+}
+
+under_both_contracts! {
+    records_from_several_threads_are_stored_durably_and_delivered_once,
+    a_killed_process_loses_no_record_whose_track_returned_ok,
+    two_live_processes_sharing_a_spool_store_each_record_once,
 }

@@ -25,8 +25,8 @@ use rusqlite::Connection;
 /// Commits between two background checkpoint requests (about 0.5-5 MiB of log).
 pub(crate) const COMMITS_PER_CHECKPOINT: u64 = 128;
 
-/// Log frames (pages) past which the writer finishes a checkpoint itself (64 MiB of 4 KiB
-/// pages). A safety valve more than a routine: it stalls the writer for its fsyncs (and what
+/// Log frames (pages) past which the writer finishes a checkpoint itself (32 MiB of the
+/// spool's 2 KiB pages, see `schema::PAGE_SIZE`; a file made with other pages keeps them). A safety valve more than a routine: it stalls the writer for its fsyncs (and what
 /// the background had not copied yet), so it should be rare.
 #[cfg(not(test))]
 pub(crate) const INLINE_ABOVE_FRAMES: i32 = 16_384;

@@ -125,7 +125,8 @@ use rusqlite::Connection;
 pub use error::SpoolError;
 pub use options::{Durability, ParseDurabilityError, SpoolOptions, defaults};
 pub use rows::{
-    Appended, ClaimedRow, DisplacedRow, FailedRow, IdSource, Selection, SpoolStats, WriterStats,
+    AccountRows, Appended, ClaimedRow, DisplacedRow, FailedRow, IdSource, Selection, SpoolStats,
+    WriterStats,
 };
 pub(crate) use store::RowState;
 
@@ -144,6 +145,9 @@ pub struct Spool {
     /// the writer.
     reader: Mutex<Connection>,
     writer: Writer,
+    /// The fingerprint of the account this handle appends and claims for; empty for a handle
+    /// opened with [`Spool::open`].
+    account: Arc<[u8]>,
 }
 
 impl std::fmt::Debug for Spool {
@@ -160,6 +164,18 @@ impl Spool {
     /// exist. Fails, naming the path, when the file is not a healthy aicm spool.
     pub fn open(path: impl AsRef<Path>, options: SpoolOptions) -> Result<Spool, SpoolError> {
         Self::open_with_clock(path.as_ref(), options, Clock::System)
+    }
+
+    /// [`Spool::open`] for a delivery worker of one account: it appends rows tagged with
+    /// `account` (a fingerprint, never the key) and claims only rows so tagged.
+    pub(crate) fn open_for_account(
+        path: &Path,
+        options: SpoolOptions,
+        account: &[u8],
+    ) -> Result<Spool, SpoolError> {
+        let mut spool = Self::open_with_clock(path, options, Clock::System)?;
+        spool.account = Arc::from(account);
+        Ok(spool)
     }
 
     fn open_with_clock(
@@ -202,6 +218,7 @@ impl Spool {
             clock,
             reader: Mutex::new(reader),
             writer,
+            account: Arc::from(&[][..]),
         })
     }
 
@@ -347,6 +364,7 @@ impl Spool {
             response_id: response_id.to_owned(),
             source,
             config_id: config_id.to_owned(),
+            account: self.account.clone(),
             deadline: match self.options.block_timeout {
                 Some(t) if self.options.on_full == crate::OnFull::Block => Some(Instant::now() + t),
                 _ => None,
@@ -364,7 +382,7 @@ impl Spool {
         max: usize,
         lease: Duration,
     ) -> Result<Vec<ClaimedRow>, SpoolError> {
-        self.run(claim_op(owner, max, lease))
+        self.run(claim_op(owner, &self.account, max, lease))
     }
 
     /// [`Spool::claim`], awaited.
@@ -375,7 +393,7 @@ impl Spool {
         max: usize,
         lease: Duration,
     ) -> impl Future<Output = Result<Vec<ClaimedRow>, SpoolError>> + Send + use<> {
-        self.run_async(claim_op(owner, max, lease))
+        self.run_async(claim_op(owner, &self.account, max, lease))
     }
 
     /// Deletes delivered rows (call only after the server's 2xx). Returns how many `owner`
@@ -522,6 +540,22 @@ impl Spool {
         })
     }
 
+    /// Rows per account that stored them (see [`AccountRows`]), most rows first: a file
+    /// reused with another API key shows two. Reads every row: for the operator, not for a
+    /// hot path.
+    pub fn accounts(&self) -> Result<Vec<AccountRows>, SpoolError> {
+        let conn = self.reader.lock();
+        store::accounts(&conn).map_err(|e| SpoolError::storage(&self.path, "accounts", &e))
+    }
+
+    /// Queued and claimed rows stored for another account than this handle's: they wait for
+    /// a process with that account's key.
+    pub(crate) fn live_rows_of_other_accounts(&self) -> Result<u64, SpoolError> {
+        let conn = self.reader.lock();
+        store::live_rows_of_others(&conn, &self.account)
+            .map_err(|e| SpoolError::storage(&self.path, "accounts", &e))
+    }
+
     /// Failed rows, oldest first, at most `limit`.
     pub fn list_failed(&self, limit: usize) -> Result<Vec<FailedRow>, SpoolError> {
         self.list_failed_after(0, limit)
@@ -618,10 +652,10 @@ impl<T: Send + 'static> Op<T> {
     }
 }
 
-fn claim_op(owner: &str, max: usize, lease: Duration) -> Op<Vec<ClaimedRow>> {
-    let owner = owner.to_owned();
+fn claim_op(owner: &str, account: &Arc<[u8]>, max: usize, lease: Duration) -> Op<Vec<ClaimedRow>> {
+    let (owner, account) = (owner.to_owned(), account.clone());
     op("claim", move |ctx| {
-        store::claim(ctx.conn, &owner, max, lease, ctx.now)
+        store::claim(ctx.conn, &owner, &account, max, lease, ctx.now)
     })
 }
 

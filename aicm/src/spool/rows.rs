@@ -126,6 +126,24 @@ impl SpoolStats {
     }
 }
 
+/// The rows of one account in a spool file. A row records which account (API root and key)
+/// stored it, as a fingerprint (never the key): a delivery worker claims only its own
+/// account's rows, so a file reused with another key keeps the rows of the first until a
+/// process with that key delivers them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AccountRows {
+    /// The account's fingerprint in hex (the first 16 bytes of SHA-256 over the API root and
+    /// key); empty for rows stored through the spool alone, with no account.
+    pub account: String,
+    /// Its rows waiting for delivery.
+    pub queued: u64,
+    /// Its rows claimed by a delivery worker.
+    pub claimed: u64,
+    /// Its failed rows.
+    pub failed: u64,
+}
+
 /// Which failed rows an operator command applies to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Selection {

@@ -1,5 +1,5 @@
 //! Opening the file: refuse anything that is not a healthy aicm spool with a message naming the
-//! path, set the journal and sync modes, create or migrate the tables.
+//! path, set the journal and sync modes, create the tables.
 //!
 //! The layout: one row per record in `spool`; `spool_meta` holds per-state row counts and body
 //! bytes, so that every process sharing the file enforces the same bounds in O(1) without
@@ -42,22 +42,27 @@ pub(crate) const APPLICATION_ID: i64 = 0x6169_636d;
 /// fits in one page.
 const PAGE_SIZE: u32 = 2048;
 
-/// `MIGRATIONS[n]` takes a database from schema version `n` to `n + 1` (`PRAGMA user_version`).
-/// Append only: a released migration is never edited.
-pub(super) const MIGRATIONS: &[&str] = &[
-    // 0 -> 1: the first layout.
-    r#"
+/// The one layout (`PRAGMA user_version` = [`SCHEMA_VERSION`]). The spool has not been
+/// released, so there is no migration: versions 1 to 4 were development layouts, and a file
+/// of one is refused with what to do (see [`check_identity`]). Once released, a change of
+/// layout comes with its migration.
+pub(super) const SCHEMA: &str = r#"
 CREATE TABLE spool (
     id              INTEGER PRIMARY KEY,
-    response_id     TEXT    NOT NULL UNIQUE,
+    response_id     TEXT    NOT NULL,
+    -- 1: a given response id, kept unique by `spool_given`; 0: generated, new by construction.
+    given           INTEGER NOT NULL CHECK (given IN (0, 1)),
     body            BLOB    NOT NULL,
     config_id       TEXT    NOT NULL,
+    -- The fingerprint of the account (API root and key) that stored the row; never the key.
+    account         BLOB    NOT NULL,
     created_at      INTEGER NOT NULL,
     attempts        INTEGER NOT NULL DEFAULT 0,
     state           TEXT    NOT NULL DEFAULT 'queued'
                     CHECK (state IN ('queued', 'claimed', 'failed')),
     owner           TEXT,
     lease_until     INTEGER,
+    -- 0: never claimed (found by id from `spool_meta.fresh_from`, not through `spool_due`).
     next_attempt_at INTEGER NOT NULL,
     last_error      TEXT,
     last_status     INTEGER,
@@ -66,7 +71,8 @@ CREATE TABLE spool (
         CASE state WHEN 'queued' THEN next_attempt_at WHEN 'claimed' THEN lease_until END
     ) VIRTUAL
 );
-CREATE INDEX spool_due ON spool(due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX spool_due ON spool(due_at) WHERE due_at > 0;
+CREATE UNIQUE INDEX spool_given ON spool(response_id) WHERE given = 1;
 
 CREATE TABLE spool_meta (
     k            INTEGER PRIMARY KEY CHECK (k = 1),
@@ -75,9 +81,10 @@ CREATE TABLE spool_meta (
     failed       INTEGER NOT NULL,
     live_bytes   INTEGER NOT NULL,
     failed_bytes INTEGER NOT NULL,
-    appended     INTEGER NOT NULL
+    appended     INTEGER NOT NULL,
+    fresh_from   INTEGER NOT NULL
 );
-INSERT INTO spool_meta VALUES (1, 0, 0, 0, 0, 0, 0);
+INSERT INTO spool_meta VALUES (1, 0, 0, 0, 0, 0, 0, 1);
 
 CREATE TRIGGER spool_meta_delete AFTER DELETE ON spool BEGIN
     UPDATE spool_meta SET
@@ -103,87 +110,13 @@ WHEN OLD.state IS NOT NEW.state BEGIN
                        - iif(OLD.state = 'failed', length(OLD.body), 0)
     WHERE k = 1;
 END;
-"#,
-    // 1 -> 2: appended rows stay out of `spool_due` until their first claim. Appends added an
-    // entry to it for every row (2-3 pages of each commit, as the index's last pages filled
-    // up); claims now find never-claimed rows by id instead, from `fresh_from` up. Rows stored
-    // before keep their due time and their entry.
-    r#"
-ALTER TABLE spool_meta ADD COLUMN fresh_from INTEGER NOT NULL DEFAULT 1;
-UPDATE spool_meta SET fresh_from = (SELECT coalesce(max(id), 0) + 1 FROM spool) WHERE k = 1;
-DROP INDEX spool_due;
-CREATE INDEX spool_due ON spool(due_at) WHERE due_at > 0;
-"#,
-    // 2 -> 3: only given response ids are kept unique by an index (`spool_given`); generated
-    // ones are new by construction (see `IdSource`), and their index entries cost a page and
-    // a b-tree insert per commit. A UNIQUE column constraint cannot be dropped, so the table
-    // is rebuilt (SQLite's documented procedure, in the migration's transaction). Rows
-    // stored before count as given: they stay in the index and keep deduplicating.
-    r#"
-DROP TRIGGER spool_meta_delete;
-DROP TRIGGER spool_meta_state;
-DROP INDEX spool_due;
-CREATE TABLE spool_v3 (
-    id              INTEGER PRIMARY KEY,
-    response_id     TEXT    NOT NULL,
-    body            BLOB    NOT NULL,
-    config_id       TEXT    NOT NULL,
-    created_at      INTEGER NOT NULL,
-    attempts        INTEGER NOT NULL DEFAULT 0,
-    state           TEXT    NOT NULL DEFAULT 'queued'
-                    CHECK (state IN ('queued', 'claimed', 'failed')),
-    owner           TEXT,
-    lease_until     INTEGER,
-    next_attempt_at INTEGER NOT NULL,
-    last_error      TEXT,
-    last_status     INTEGER,
-    failed_at       INTEGER,
-    due_at          INTEGER GENERATED ALWAYS AS (
-        CASE state WHEN 'queued' THEN next_attempt_at WHEN 'claimed' THEN lease_until END
-    ) VIRTUAL,
-    given           INTEGER NOT NULL DEFAULT 1 CHECK (given IN (0, 1))
-);
-INSERT INTO spool_v3 (id, response_id, body, config_id, created_at, attempts, state, owner,
-                      lease_until, next_attempt_at, last_error, last_status, failed_at, given)
-    SELECT id, response_id, body, config_id, created_at, attempts, state, owner,
-           lease_until, next_attempt_at, last_error, last_status, failed_at, 1
-    FROM spool;
-DROP TABLE spool;
-ALTER TABLE spool_v3 RENAME TO spool;
-CREATE INDEX spool_due ON spool(due_at) WHERE due_at > 0;
-CREATE UNIQUE INDEX spool_given ON spool(response_id) WHERE given = 1;
+"#;
 
-CREATE TRIGGER spool_meta_delete AFTER DELETE ON spool BEGIN
-    UPDATE spool_meta SET
-        queued       = queued  - (OLD.state = 'queued'),
-        claimed      = claimed - (OLD.state = 'claimed'),
-        failed       = failed  - (OLD.state = 'failed'),
-        live_bytes   = live_bytes   - iif(OLD.state = 'failed', 0, length(OLD.body)),
-        failed_bytes = failed_bytes - iif(OLD.state = 'failed', length(OLD.body), 0)
-    WHERE k = 1;
-END;
+/// The schema version this build writes and reads. Above every development layout's (1-4),
+/// so that none of them is taken for this one.
+pub(crate) const SCHEMA_VERSION: i64 = 5;
 
-CREATE TRIGGER spool_meta_state AFTER UPDATE OF state ON spool
-WHEN OLD.state IS NOT NEW.state BEGIN
-    UPDATE spool_meta SET
-        queued       = queued  + (NEW.state = 'queued')  - (OLD.state = 'queued'),
-        claimed      = claimed + (NEW.state = 'claimed') - (OLD.state = 'claimed'),
-        failed       = failed  + (NEW.state = 'failed')  - (OLD.state = 'failed'),
-        live_bytes   = live_bytes
-                       + iif(NEW.state = 'failed', 0, length(NEW.body))
-                       - iif(OLD.state = 'failed', 0, length(OLD.body)),
-        failed_bytes = failed_bytes
-                       + iif(NEW.state = 'failed', length(NEW.body), 0)
-                       - iif(OLD.state = 'failed', length(OLD.body), 0)
-    WHERE k = 1;
-END;
-"#,
-];
-
-/// The schema version this build writes.
-pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
-
-/// Which connection is being opened: the writer creates and migrates, readers only check,
+/// Which connection is being opened: the writer creates the tables, readers only check,
 /// the checkpointer copies the log into the database file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Role {
@@ -359,7 +292,7 @@ fn set_wal(conn: &Connection, path: &Path, busy_timeout: Duration) -> Result<(),
     }
 }
 
-/// Creates the tables in an empty file, migrates an older spool, refuses anything else.
+/// Creates the tables in an empty file, accepts a spool of this schema, refuses anything else.
 /// In one write transaction, so two processes opening a new file at once do not both create.
 fn init_schema(conn: &Connection, path: &Path, busy_timeout: Duration) -> Result<(), SpoolError> {
     let fail = |e: rusqlite::Error| describe_unreadable(path, &e);
@@ -381,14 +314,12 @@ fn init_schema(conn: &Connection, path: &Path, busy_timeout: Duration) -> Result
         if app_id == 0 && version == 0 && tables == 0 {
             conn.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))
                 .map_err(fail)?;
+            conn.execute_batch(SCHEMA).map_err(fail)?;
+            conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
+                .map_err(fail)?;
+            tracing::debug!(path = %path.display(), "spool created");
         } else {
             check_identity(path, app_id, version, tables)?;
-        }
-        for (from, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            conn.execute_batch(sql).map_err(fail)?;
-            conn.execute_batch(&format!("PRAGMA user_version = {}", from + 1))
-                .map_err(fail)?;
-            tracing::debug!(path = %path.display(), to = from + 1, "spool schema migrated");
         }
         Ok(())
     })();
@@ -401,17 +332,10 @@ fn init_schema(conn: &Connection, path: &Path, busy_timeout: Duration) -> Result
     }
 }
 
-/// A reader does not create anything: the file must already be a spool of a known version.
+/// A reader does not create anything: the file must already be a spool of this schema.
 fn check_schema(conn: &Connection, path: &Path) -> Result<(), SpoolError> {
     let (app_id, version, tables) = identity(conn).map_err(|e| describe_unreadable(path, &e))?;
-    check_identity(path, app_id, version, tables)?;
-    if version < SCHEMA_VERSION {
-        return Err(SpoolError::open(
-            path,
-            format!("has schema version {version}; open it for writing first to migrate"),
-        ));
-    }
-    Ok(())
+    check_identity(path, app_id, version, tables)
 }
 
 fn identity(conn: &Connection) -> rusqlite::Result<(i64, i64, i64)> {
@@ -444,10 +368,20 @@ fn check_identity(path: &Path, app_id: i64, version: i64, tables: i64) -> Result
             ),
         ));
     }
-    if version < 0 {
+    if (1..SCHEMA_VERSION).contains(&version) {
         return Err(SpoolError::open(
             path,
-            format!("has an invalid schema version {version}"),
+            format!(
+                "has the layout of an unreleased development build of aicm (schema version \
+                 {version}; this build reads version {SCHEMA_VERSION} only): deliver its rows \
+                 with the build that wrote it, or delete the file"
+            ),
+        ));
+    }
+    if version != SCHEMA_VERSION {
+        return Err(SpoolError::open(
+            path,
+            format!("has an invalid schema version {version} ({tables} tables)"),
         ));
     }
     Ok(())

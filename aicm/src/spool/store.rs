@@ -11,7 +11,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, ToSql, params};
 
 use super::clock::{add_ms, from_ms};
-use super::rows::{ClaimedRow, DisplacedRow, FailedRow, IdSource, Selection};
+use super::rows::{AccountRows, ClaimedRow, DisplacedRow, FailedRow, IdSource, Selection};
 
 /// Queued + claimed rows and their body bytes, as the triggers keep them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,25 +70,46 @@ pub(crate) fn next_id(conn: &Connection) -> rusqlite::Result<i64> {
 /// Inserts a never-claimed row with id `id` (from [`next_id`]). `false`: a row with this
 /// given response id exists already (a generated one is never looked up). The caller adds
 /// the row to `spool_meta` (see [`add_inserted`]).
-pub(crate) fn insert(
-    conn: &Connection,
-    id: i64,
-    response_id: &str,
-    source: IdSource,
-    body: &[u8],
-    config_id: &str,
-    now: i64,
-) -> rusqlite::Result<bool> {
+pub(crate) fn insert(conn: &Connection, row: &NewRow<'_>) -> rusqlite::Result<bool> {
+    let NewRow {
+        id,
+        response_id,
+        source,
+        body,
+        config_id,
+        account,
+        now,
+    } = *row;
     let given = source == IdSource::Given;
     let changed = conn
         .prepare_cached(
             "INSERT INTO spool
-                 (id, response_id, given, body, config_id, created_at, next_attempt_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)
+                 (id, response_id, given, body, config_id, account, created_at, next_attempt_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)
              ON CONFLICT (response_id) WHERE given = 1 DO NOTHING",
         )?
-        .execute(params![id, response_id, given, body, config_id, now])?;
+        .execute(params![
+            id,
+            response_id,
+            given,
+            body,
+            config_id,
+            account,
+            now
+        ])?;
     Ok(changed == 1)
+}
+
+/// A row to insert: its id (from [`next_id`]), record and account, at `now`.
+#[derive(Clone, Copy)]
+pub(crate) struct NewRow<'a> {
+    pub id: i64,
+    pub response_id: &'a str,
+    pub source: IdSource,
+    pub body: &'a [u8],
+    pub config_id: &'a str,
+    pub account: &'a [u8],
+    pub now: i64,
 }
 
 /// Counts rows inserted by this transaction into `spool_meta`: once per group instead of a
@@ -114,14 +135,18 @@ pub(crate) fn find_given(conn: &Connection, response_id: &str) -> rusqlite::Resu
         .optional()
 }
 
-/// Deletes the oldest queued row (by id) to make room; `None` when no row is queued.
-pub(crate) fn displace_oldest(conn: &Connection) -> rusqlite::Result<Option<DisplacedRow>> {
+/// Deletes the oldest queued row (by id) of `account` to make room; `None` when it has no row
+/// queued. Rows of other accounts are never touched.
+pub(crate) fn displace_oldest(
+    conn: &Connection,
+    account: &[u8],
+) -> rusqlite::Result<Option<DisplacedRow>> {
     conn.prepare_cached(
         "DELETE FROM spool WHERE id = (
-             SELECT id FROM spool WHERE state = 'queued' ORDER BY id LIMIT 1)
+             SELECT id FROM spool WHERE state = 'queued' AND account = ?1 ORDER BY id LIMIT 1)
          RETURNING id, response_id, body",
     )?
-    .query_row([], |r| {
+    .query_row([account], |r| {
         Ok(DisplacedRow {
             id: r.get(0)?,
             response_id: r.get(1)?,
@@ -133,18 +158,21 @@ pub(crate) fn displace_oldest(conn: &Connection) -> rusqlite::Result<Option<Disp
 
 /// The claim statement. Each arm of the subquery reads at most `max` rows in its own order:
 /// `spool_due` for rows claimed before (the `due_at > 0` term lets SQLite use that partial
-/// index), the table by id for the others (all at `fresh_from` or above).
+/// index), the table by id for the others (all at `fresh_from` or above). Only rows of the
+/// claiming account (`?5`): rows of another account are stepped over, and wait for a process
+/// with that account's key.
 pub(crate) const CLAIM: &str = "UPDATE spool SET state = 'claimed', owner = ?1, lease_until = ?2
      WHERE id IN (
          SELECT id FROM (
              SELECT id, due FROM (
                  SELECT id, due_at AS due FROM spool
-                 WHERE due_at > 0 AND due_at <= ?3 ORDER BY due_at, id LIMIT ?4)
+                 WHERE due_at > 0 AND due_at <= ?3 AND account = ?5
+                 ORDER BY due_at, id LIMIT ?4)
              UNION ALL
              SELECT id, due FROM (
                  SELECT id, created_at AS due FROM spool
                  WHERE id >= (SELECT fresh_from FROM spool_meta WHERE k = 1)
-                     AND state = 'queued' AND next_attempt_at = 0
+                     AND state = 'queued' AND next_attempt_at = 0 AND account = ?5
                  ORDER BY id LIMIT ?4))
          ORDER BY due, id LIMIT ?4)
      RETURNING id, response_id, body, config_id, attempts, created_at";
@@ -156,6 +184,7 @@ pub(crate) const CLAIM: &str = "UPDATE spool SET state = 'claimed', owner = ?1, 
 pub(crate) fn claim(
     conn: &Connection,
     owner: &str,
+    account: &[u8],
     max: usize,
     lease: Duration,
     now: i64,
@@ -164,7 +193,7 @@ pub(crate) fn claim(
     let max = i64::try_from(max).unwrap_or(i64::MAX);
     let mut rows = conn
         .prepare_cached(CLAIM)?
-        .query_map(params![owner, lease_until, now, max], |r| {
+        .query_map(params![owner, lease_until, now, max, account], |r| {
             Ok(ClaimedRow {
                 id: r.get(0)?,
                 response_id: r.get(1)?,
@@ -417,6 +446,31 @@ pub(crate) fn row_state(
             Ok((state, r.get(1)?))
         })
         .optional()
+}
+
+/// Queued and claimed rows stored for an account other than `account`.
+pub(crate) fn live_rows_of_others(conn: &Connection, account: &[u8]) -> rusqlite::Result<u64> {
+    conn.prepare_cached("SELECT count(*) FROM spool WHERE state != 'failed' AND account != ?1")?
+        .query_row([account], |r| r.get::<_, i64>(0))
+        .map(u64_of)
+}
+
+/// Rows per account (its fingerprint in hex), most rows first.
+pub(crate) fn accounts(conn: &Connection) -> rusqlite::Result<Vec<AccountRows>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT lower(hex(account)), sum(state = 'queued'), sum(state = 'claimed'),
+                sum(state = 'failed')
+         FROM spool GROUP BY account ORDER BY count(*) DESC, account",
+    )?;
+    stmt.query_map([], |r| {
+        Ok(AccountRows {
+            account: r.get(0)?,
+            queued: u64_of(r.get(1)?),
+            claimed: u64_of(r.get(2)?),
+            failed: u64_of(r.get(3)?),
+        })
+    })?
+    .collect()
 }
 
 /// Rows ever appended to the file.

@@ -73,6 +73,8 @@ pub(crate) struct AppendJob {
     pub response_id: String,
     pub source: IdSource,
     pub config_id: String,
+    /// The fingerprint of the account that stores it (empty: none).
+    pub account: Arc<[u8]>,
     /// When an `OnFull::Block` append gives up.
     pub deadline: Option<Instant>,
     pub reply: Reply<Appended>,
@@ -648,12 +650,15 @@ impl Group<'_> {
         };
         let stored = store::insert(
             self.conn,
-            id,
-            &job.response_id,
-            job.source,
-            &job.body,
-            &job.config_id,
-            now,
+            &store::NewRow {
+                id,
+                response_id: &job.response_id,
+                source: job.source,
+                body: &job.body,
+                config_id: &job.config_id,
+                account: &job.account,
+                now,
+            },
         )?;
         if stored {
             *next_id = Some(id + 1);
@@ -688,7 +693,7 @@ impl Group<'_> {
         let mut displaced = Vec::new();
         let result = (|| {
             while !self.limits.fits(*live, size) {
-                match store::displace_oldest(self.conn)? {
+                match store::displace_oldest(self.conn, &job.account)? {
                     Some(row) => {
                         live.rows = live.rows.saturating_sub(1);
                         live.bytes = live.bytes.saturating_sub(row.body.len() as u64);

@@ -9,6 +9,7 @@
 //! one request. Every spool call here is an `*_async` form or runs on the blocking pool, so
 //! the worker's current-thread runtime is never blocked.
 
+use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -212,6 +213,11 @@ async fn deliver(
     permit: OwnedSemaphorePermit,
     mut stop: watch::Receiver<bool>,
 ) {
+    let rows = ctx.reframe(rows).await;
+    if rows.is_empty() {
+        drop(permit);
+        return;
+    }
     // The whole batch first, halves after a refusal.
     let mut work: Vec<Range<usize>> = Vec::with_capacity(8);
     work.push(0..rows.len());
@@ -292,6 +298,33 @@ fn keys<'a>(rows: impl IntoIterator<Item = &'a ClaimedRow>) -> Vec<Key> {
 impl Ctx {
     fn shared(&self) -> &SpoolShared {
         &self.driver.shared
+    }
+
+    /// The rows in the shape of the contract in force: a file written under the other
+    /// contract (another build, another `AICM_PROTOCOL`) is delivered, never sent in the wrong
+    /// shape. A row that cannot be reframed (today's record without a config id for the
+    /// config-based API, a damaged body) fails for good with the reason, kept in the file.
+    async fn reframe(&self, rows: Vec<ClaimedRow>) -> Vec<ClaimedRow> {
+        let mut ready = Vec::with_capacity(rows.len());
+        let mut unsendable = Vec::new();
+        for mut row in rows {
+            match self.contract.reframe(&row.body, &row.config_id) {
+                Ok(Cow::Borrowed(_)) => ready.push(row),
+                Ok(Cow::Owned(body)) => {
+                    row.body = body;
+                    ready.push(row);
+                }
+                Err(reason) => unsendable.push((row, reason)),
+            }
+        }
+        for (row, reason) in unsendable {
+            let reason = format!(
+                "cannot be sent under the {} contract: {reason}",
+                self.contract.protocol()
+            );
+            self.fail(&[&row], None, &reason).await;
+        }
+        ready
     }
 
     async fn delivered(&self, batch: &[ClaimedRow]) {

@@ -18,12 +18,33 @@ use crate::spool::{Spool, SpoolError, SpoolOptions};
 use crate::tracker::TrackerCore;
 use crate::{Error, FlushError};
 
-/// Whose records a spool file holds: rows carry no key, so a file serves one account.
+/// Whose records a Tracker stores: each row records its account's [`Account::fingerprint`],
+/// and a delivery loop claims only its own account's rows, so a leftover row is never sent
+/// with another key. One process uses a file for one account.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Account {
     pub api_root: String,
-    /// Compared, never printed.
+    /// Compared and hashed, never printed nor stored.
     pub api_key: String,
+}
+
+/// Bytes of SHA-256 kept as a row's account tag: 128 bits tell accounts apart, at 16 bytes
+/// a row.
+const FINGERPRINT_LEN: usize = 16;
+
+impl Account {
+    /// What the file records instead of the key: the first 16 bytes of SHA-256 over
+    /// `"<api root>\n<api key>"`. One way: the key cannot be read back from it.
+    pub fn fingerprint(&self) -> [u8; FINGERPRINT_LEN] {
+        let mut input = Vec::with_capacity(self.api_root.len() + 1 + self.api_key.len());
+        input.extend_from_slice(self.api_root.as_bytes());
+        input.push(b'\n');
+        input.extend_from_slice(self.api_key.as_bytes());
+        let digest = ring::digest::digest(&ring::digest::SHA256, &input);
+        let mut out = [0u8; FINGERPRINT_LEN];
+        out.copy_from_slice(&digest.as_ref()[..FINGERPRINT_LEN]);
+        out
+    }
 }
 
 pub(crate) struct SpoolShared {
@@ -92,7 +113,19 @@ pub(crate) fn acquire(
         shared.check_compatible(options, &account)?;
         return Ok(shared);
     }
-    let spool = Spool::open(&key, options.clone()).map_err(|e| open_error(&key, &e))?;
+    let spool = Spool::open_for_account(&key, options.clone(), &account.fingerprint())
+        .map_err(|e| open_error(&key, &e))?;
+    match spool.live_rows_of_other_accounts() {
+        Ok(0) => {}
+        Ok(rows) => tracing::warn!(
+            path = %key.display(),
+            rows,
+            "the spool holds {rows} queued records stored with another API root or key; they \
+             stay in the file and will be delivered only by a Tracker with that root and key \
+             (`aicm-spool stats` lists the rows per account)"
+        ),
+        Err(e) => tracing::debug!(error = %e, "could not count rows of other accounts"),
+    }
     let shared = Arc::new(SpoolShared {
         spool,
         path: key.clone(),
@@ -332,5 +365,32 @@ impl Drop for SpoolShared {
     fn drop(&mut self) {
         let last = self.health();
         health::retire_source(self as *const SpoolShared as *const (), last);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fingerprint_is_sha256_of_root_and_key_and_tells_accounts_apart() {
+        let a = Account {
+            api_root: "https://aicostmanager.com/api/v1".into(),
+            api_key: "sk-a".into(),
+        };
+        // printf 'https://aicostmanager.com/api/v1\nsk-a' | sha256sum
+        let hex: String = a.fingerprint().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, "a91f2b62a1ad321b543192a56f91d153");
+        let b = Account {
+            api_key: "sk-b".into(),
+            ..a.clone()
+        };
+        let c = Account {
+            api_root: "http://127.0.0.1:1/api/v1".into(),
+            ..a.clone()
+        };
+        assert_ne!(a.fingerprint(), b.fingerprint());
+        assert_ne!(a.fingerprint(), c.fingerprint());
+        assert_eq!(a.fingerprint(), a.clone().fingerprint());
     }
 }

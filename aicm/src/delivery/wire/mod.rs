@@ -7,6 +7,8 @@
 pub(crate) mod configs;
 pub(crate) mod track;
 
+#[cfg(feature = "spool")]
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 use std::time::SystemTime;
@@ -211,6 +213,90 @@ impl Contract {
         }
     }
 
+    #[cfg(feature = "spool")]
+    /// A stored record's JSON (one record, as [`Contract::write_record`] of either contract
+    /// wrote it) in this contract's shape, for a spool file written under the other contract.
+    /// A record already in this shape is borrowed as it is (the common case, found from its
+    /// first member without parsing). `config_id` is the row's config id: today's records
+    /// carry none, and the config-based contract needs one.
+    ///
+    /// Config-based to today's: `service_id` becomes `service_key`, `usage` `payload`,
+    /// `client_customer_key` `customer_key`; `config_id` and `base_url` are dropped. Today's
+    /// to config-based: the reverse, with `config_id` first. `Err` says why the record cannot
+    /// be sent under this contract (not a JSON object, neither contract's shape, no config
+    /// id): a final answer about that record, never a retry.
+    pub fn reframe<'a>(self, record: &'a [u8], config_id: &str) -> Result<Cow<'a, [u8]>, String> {
+        let own_first: &[u8] = match self {
+            Contract::Configs => b"{\"config_id\":",
+            Contract::Track => b"{\"service_key\":",
+        };
+        if record.starts_with(own_first) {
+            return Ok(Cow::Borrowed(record));
+        }
+        let members: serde_json::Map<String, Value> = serde_json::from_slice(record)
+            .map_err(|e| format!("the stored record is not a JSON object ({e})"))?;
+        let shape = if members.contains_key("service_key") || members.contains_key("payload") {
+            Contract::Track
+        } else if ["service_id", "usage", "config_id"]
+            .iter()
+            .any(|k| members.contains_key(*k))
+        {
+            Contract::Configs
+        } else {
+            return Err(
+                "the stored record is in neither contract's shape (it has no \
+                        service_key nor service_id)"
+                    .to_owned(),
+            );
+        };
+        if shape == self {
+            return Ok(Cow::Borrowed(record));
+        }
+        let mut out = Vec::with_capacity(record.len() + config_id.len() + 16);
+        out.push(b'{');
+        match self {
+            Contract::Track => {
+                let renamed = members.into_iter().filter_map(|(k, v)| {
+                    let k = match k.as_str() {
+                        "config_id" | "base_url" => return None,
+                        "service_id" => "service_key".to_owned(),
+                        "usage" => "payload".to_owned(),
+                        "client_customer_key" => "customer_key".to_owned(),
+                        _ => k,
+                    };
+                    Some((k, v))
+                });
+                write_members(&mut out, first_member("service_key", renamed))?;
+            }
+            Contract::Configs => {
+                if config_id.is_empty() {
+                    return Err(
+                        "the stored record is in the shape of today's contract (POST \
+                                /track) and its row has no config id, so it cannot be sent to \
+                                the config-based API (POST /track-usage); a Tracker speaking \
+                                today's contract (protocol `track`) can deliver it once \
+                                requeued"
+                            .to_owned(),
+                    );
+                }
+                let renamed = members.into_iter().map(|(k, v)| {
+                    let k = match k.as_str() {
+                        "service_key" => "service_id".to_owned(),
+                        "payload" => "usage".to_owned(),
+                        "customer_key" => "client_customer_key".to_owned(),
+                        _ => k,
+                    };
+                    (k, v)
+                });
+                let members = std::iter::once(("config_id".to_owned(), Value::from(config_id)))
+                    .chain(renamed.filter(|(k, _)| k != "config_id"));
+                write_members(&mut out, members)?;
+            }
+        }
+        out.push(b'}');
+        Ok(Cow::Owned(out))
+    }
+
     /// The public name of the contract.
     pub fn protocol(self) -> Protocol {
         match self {
@@ -218,6 +304,34 @@ impl Contract {
             Contract::Track => Protocol::Track,
         }
     }
+}
+
+#[cfg(feature = "spool")]
+/// `members` with the one named `first` moved to the front (the member a record of the
+/// contract starts with), the others in their order.
+fn first_member(
+    first: &str,
+    members: impl Iterator<Item = (String, Value)>,
+) -> impl Iterator<Item = (String, Value)> {
+    let (head, rest): (Vec<_>, Vec<_>) = members.partition(|(k, _)| k == first);
+    head.into_iter().chain(rest)
+}
+
+#[cfg(feature = "spool")]
+/// Writes `"key":value` members, comma-separated.
+fn write_members(
+    out: &mut Vec<u8>,
+    members: impl Iterator<Item = (String, Value)>,
+) -> Result<(), String> {
+    for (i, (k, v)) in members.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        serde_json::to_writer(&mut *out, &k).map_err(|e| e.to_string())?;
+        out.push(b':');
+        serde_json::to_writer(&mut *out, &v).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// What a 2xx answer says about one record, beyond "taken".
@@ -243,6 +357,81 @@ mod tests {
             "legacy".parse::<Protocol>().unwrap_err().to_string(),
             "invalid protocol `legacy`: expected one of auto, track, configs"
         );
+    }
+
+    #[cfg(feature = "spool")]
+    fn json(bytes: &[u8]) -> Value {
+        serde_json::from_slice(bytes).unwrap()
+    }
+
+    #[cfg(feature = "spool")]
+    const CONFIGS_RECORD: &str = r#"{"config_id":"cfg","service_id":"openai::gpt-4o-mini","timestamp":"2025-08-07T20:41:59.566193+00:00","response_id":"r-1","usage":{"input_tokens":10},"client_customer_key":"acme","context":{"env":"prod"}}"#;
+    #[cfg(feature = "spool")]
+    const TRACK_RECORD: &str = r#"{"service_key":"openai::gpt-4o-mini","response_id":"r-1","timestamp":"2025-08-07T20:41:59.566193+00:00","payload":{"input_tokens":10},"customer_key":"acme","context":{"env":"prod"}}"#;
+
+    #[cfg(feature = "spool")]
+    #[test]
+    fn a_record_in_the_contracts_own_shape_is_borrowed_as_it_is() {
+        for (contract, record) in [
+            (Contract::Configs, CONFIGS_RECORD),
+            (Contract::Track, TRACK_RECORD),
+        ] {
+            let out = contract.reframe(record.as_bytes(), "").unwrap();
+            assert!(matches!(out, Cow::Borrowed(_)));
+            assert_eq!(&*out, record.as_bytes());
+        }
+        // Own shape, another first member: detected by its members, still borrowed.
+        let spaced = br#" {"usage":{},"service_id":"s","config_id":"c"}"#;
+        assert!(matches!(
+            Contract::Configs.reframe(spaced, "").unwrap(),
+            Cow::Borrowed(_)
+        ));
+    }
+
+    #[cfg(feature = "spool")]
+    #[test]
+    fn a_config_based_record_is_reframed_for_today() {
+        let with_base_url = CONFIGS_RECORD.replacen('{', r#"{"base_url":"https://x","#, 1);
+        for record in [CONFIGS_RECORD, with_base_url.as_str()] {
+            let out = Contract::Track.reframe(record.as_bytes(), "cfg").unwrap();
+            assert!(out.starts_with(br#"{"service_key":"#), "{out:?}");
+            assert_eq!(json(&out), json(TRACK_RECORD.as_bytes()));
+        }
+        // Without the optional members.
+        let bare = br#"{"config_id":"c","service_id":"v::s","timestamp":"t","response_id":"r","usage":{"n":1}}"#;
+        assert_eq!(
+            json(&Contract::Track.reframe(bare, "c").unwrap()),
+            serde_json::json!({"service_key": "v::s", "timestamp": "t", "response_id": "r",
+                               "payload": {"n": 1}})
+        );
+    }
+
+    #[cfg(feature = "spool")]
+    #[test]
+    fn todays_record_is_reframed_with_the_rows_config_id_or_refused() {
+        let out = Contract::Configs
+            .reframe(TRACK_RECORD.as_bytes(), "cfg")
+            .unwrap();
+        assert!(out.starts_with(br#"{"config_id":"cfg","#), "{out:?}");
+        assert_eq!(json(&out), json(CONFIGS_RECORD.as_bytes()));
+        let err = Contract::Configs
+            .reframe(TRACK_RECORD.as_bytes(), "")
+            .unwrap_err();
+        assert!(err.contains("no config id"), "{err}");
+        assert!(err.contains("/track-usage"), "{err}");
+    }
+
+    #[cfg(feature = "spool")]
+    #[test]
+    fn a_record_of_no_known_shape_is_refused_with_the_reason() {
+        for contract in [Contract::Configs, Contract::Track] {
+            let err = contract.reframe(b"{\"payl", "cfg").unwrap_err();
+            assert!(err.contains("not a JSON object"), "{err}");
+            let err = contract.reframe(b"[1]", "cfg").unwrap_err();
+            assert!(err.contains("not a JSON object"), "{err}");
+            let err = contract.reframe(br#"{"a":1}"#, "cfg").unwrap_err();
+            assert!(err.contains("neither contract"), "{err}");
+        }
     }
 
     #[test]

@@ -78,6 +78,77 @@ fn a_spool_from_a_newer_version_is_refused() {
     open_error(&path, "newer aicm");
 }
 
+/// The spool has one schema: a file of a development layout (versions 1 to 4, each made by
+/// an unreleased build) is refused, naming the path and what to do, never migrated nor
+/// taken for the current one; the file is left as it was.
+#[test]
+fn a_spool_of_an_older_development_schema_is_refused_with_what_to_do() {
+    for version in 1..crate::spool::schema::SCHEMA_VERSION {
+        let (_dir, path) = temp();
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(&format!(
+                "PRAGMA journal_mode = WAL; PRAGMA application_id = {};
+                 CREATE TABLE spool (id INTEGER PRIMARY KEY, response_id TEXT NOT NULL UNIQUE,
+                                     body BLOB NOT NULL);
+                 INSERT INTO spool VALUES (1, 'r0', x'7b7d');
+                 PRAGMA user_version = {version};",
+                crate::spool::schema::APPLICATION_ID
+            ))
+            .unwrap();
+        }
+        let text = open_error(&path, "development build").to_string();
+        assert!(
+            text.contains(&format!("schema version {version}")),
+            "{text}"
+        );
+        assert!(
+            text.contains("deliver its rows with the build that wrote it, or delete the file"),
+            "{text}"
+        );
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let (version_after, rows): (i64, i64) = (
+            conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap(),
+            conn.query_row("SELECT count(*) FROM spool", [], |r| r.get(0))
+                .unwrap(),
+        );
+        assert_eq!((version_after, rows), (version, 1), "left as it was");
+    }
+}
+
+#[test]
+fn a_new_spool_has_the_one_schema() {
+    let (_dir, path) = temp();
+    drop(open(&path, |_| {}));
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, crate::spool::schema::SCHEMA_VERSION);
+    let mut columns: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_xinfo('spool')")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    columns.sort();
+    assert!(columns.contains(&"account".to_owned()), "{columns:?}");
+    let mut indexes: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_index_list('spool')")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    indexes.sort();
+    assert_eq!(indexes, ["spool_due", "spool_given"]);
+    drop(conn);
+    // Reopening finds it as it is.
+    drop(open(&path, |_| {}));
+}
+
 #[test]
 fn a_corrupt_spool_is_refused() {
     let (_dir, path) = temp();
