@@ -525,6 +525,8 @@ impl ConfigStore {
                 return false;
             }
         };
+        let completed = item.and_then(|item| self.with_held_public_key(item));
+        let item = completed.as_ref().or(item);
         {
             let state = self.inner.limits.read();
             match origin {
@@ -559,6 +561,22 @@ impl ConfigStore {
             self.inner.limits_dirty.store(true, Ordering::SeqCst);
         }
         changed
+    }
+
+    /// API-TRACK.md: an item without `public_key` is verified with the key of the item we
+    /// hold. Returns the item completed with that key (so the INI copy stays verifiable on its
+    /// own, for Python too), or `None` when it has a key or we hold none.
+    fn with_held_public_key(&self, item: &Value) -> Option<Value> {
+        if item.get("public_key").is_some() {
+            return None;
+        }
+        let state = self.inner.limits.read();
+        let key = state.item.as_ref()?.get("public_key")?.clone();
+        let mut completed = item.clone();
+        completed
+            .as_object_mut()?
+            .insert("public_key".to_owned(), key);
+        Some(completed)
     }
 
     fn schedule_limits_write(&self) {

@@ -705,3 +705,29 @@ fn limits_in_force_use_the_stores_api_key_id() {
     no_id.apply_limits(&item, Origin::Live);
     assert_eq!(event_ids(no_id.limits_in_force(svc, None)), ["any"]);
 }
+
+#[test]
+fn an_item_without_a_public_key_is_verified_with_the_held_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ConfigStore::new(api(DOWN), dir.path().join("AICM.INI"));
+    let mut keyless = limits_item(json!([todays_entry("e2", None, None)]));
+    keyless.as_object_mut().unwrap().remove("public_key");
+    // Nothing held: nothing to verify it with.
+    assert!(!store.apply_limits(&keyless, Origin::Live));
+    assert!(store.triggered_limits(None).is_empty());
+
+    let first = limits_item(json!([todays_entry("e1", None, None)]));
+    assert!(store.apply_limits(&first, Origin::Live));
+    assert!(store.apply_limits(&keyless, Origin::Live));
+    assert_eq!(event_ids(store.triggered_limits(None)), ["e2"]);
+    let held = store.current_limits_item().unwrap();
+    assert_eq!(held["public_key"], first["public_key"], "kept with its key");
+
+    // A keyless token signed with another key is still refused.
+    let claims = json!({"iss": "aicm-api", "sub": "api-key-id", "jti": "tl",
+                        "iat": crate::config::verify::unix_now(), "triggered_limits": []});
+    let mut forged_keyless = signed_item(&claims, &other_private(), &test_public(), "k1");
+    forged_keyless.as_object_mut().unwrap().remove("public_key");
+    assert!(!store.apply_limits(&forged_keyless, Origin::Live));
+    assert_eq!(event_ids(store.triggered_limits(None)), ["e2"]);
+}
