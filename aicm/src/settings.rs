@@ -40,6 +40,12 @@ impl ApiKey {
         &self.0
     }
 
+    /// The key's id, which triggered limits name: the text after its last `.`; `None` when
+    /// the key has none. Part of the secret's text, so never logged either.
+    pub(crate) fn id(&self) -> Option<&str> {
+        crate::config::limits::api_key_id(&self.0)
+    }
+
     /// Removes every occurrence of the key from `text`, for messages built from foreign error
     /// text (a server echoing the header, a proxy's error page) that we cannot vouch for.
     pub(crate) fn scrub(&self, text: &str) -> String {

@@ -340,6 +340,20 @@ pub struct TriggeredLimit {
     /// Which vendor, configs and host the limit covers.
     #[serde(default)]
     pub vendor: LimitVendor,
+    /// Today's claims (`POST /track`): the service key the limit covers; `None`: every
+    /// service. Serialised only when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_key: Option<String>,
+    /// Today's claims: the customer the limit covers; `None`: every customer. Serialised only
+    /// when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_key: Option<String>,
+    /// Today's claims: what the limit is about. Serialised only when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_context: Option<String>,
+    /// Today's claims: a message for people. Serialised only when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_message: Option<String>,
     /// The service the limit covers, if any.
     #[serde(default)]
     pub service_id: Option<String>,

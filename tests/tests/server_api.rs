@@ -385,6 +385,7 @@ fn sample_limit() -> TriggeredLimit {
         api_key_id: "local-api-key".into(),
         triggered_at: "2025-08-07T00:00:00Z".into(),
         expires_at: None,
+        ..TriggeredLimit::default()
     }
 }
 

@@ -524,15 +524,17 @@ fn auto_against_a_config_based_api_changes_nothing() {
 fn auto_asks_once_per_root_and_key_and_an_explicit_track_never_asks() {
     let api = server_with(aicm_tests::Protocol::Track);
     let first = builder(&api, "chat-completions").build().unwrap();
-    assert_eq!(api.stats().requests, 1, "one GET /configs, answered 404");
+    // Requests besides today's start-up GET /triggered-limits.
+    let asked = |s: aicm_tests::Stats| s.requests - s.triggered_limits_requests;
+    assert_eq!(asked(api.stats()), 1, "one GET /configs, answered 404");
     let second = builder(&api, "speech-to-text").build().unwrap();
     assert_eq!(second.protocol(), aicm::Protocol::Track);
-    assert_eq!(api.stats().requests, 1, "the decision is not asked again");
+    assert_eq!(asked(api.stats()), 1, "the decision is not asked again");
     let explicit = builder(&api, "chat-completions")
         .protocol(aicm::Protocol::Track)
         .build()
         .unwrap();
-    assert_eq!(api.stats().requests, 1);
+    assert_eq!(asked(api.stats()), 1);
     for t in [&first, &second, &explicit] {
         t.close().unwrap();
     }
@@ -576,7 +578,12 @@ fn one_tracker_without_a_config_serves_every_service_key() {
         .build()
         .unwrap();
     assert_eq!(tracker.protocol(), aicm::Protocol::Track);
-    assert_eq!(api.stats().requests, 0, "nothing to ask at start-up");
+    let stats = api.stats();
+    assert_eq!(
+        stats.requests - stats.triggered_limits_requests,
+        0,
+        "nothing to ask at start-up but triggered limits"
+    );
     // The Python line `tracker.track("openai::gpt-5-mini", {...}, customer_key=…, context=…)`.
     let id = tracker
         .track_with(
@@ -1007,4 +1014,267 @@ fn a_drop_timeout_of_zero_does_not_wait() {
     run_exit_child(&api, 0);
     api.set_stall(false);
     assert!(api.stats().records_stored < 5_000);
+// --- triggered limits under today's contract (pre-flight) ---------------------------------
+
+/// The API key of the limits tests: `<secret>.<api_key_id>`, so limits can name its id.
+const KEYED: &str = "secret.key-1";
+const GPT5: &str = "openai::gpt-5-mini";
+
+/// A limit of today's claims (`service_key`, `customer_key`, `limit_message`, ...).
+fn todays_limit(
+    event_id: &str,
+    threshold_type: &str,
+    service: Option<&str>,
+    customer: Option<&str>,
+    key_id: &str,
+    expires_at: Option<&str>,
+) -> aicm_tests::TriggeredLimit {
+    serde_json::from_value(json!({
+        "event_id": event_id,
+        "limit_id": format!("l-{event_id}"),
+        "threshold_type": threshold_type,
+        "amount": 50.0,
+        "period": "month",
+        "limit_context": "spend",
+        "limit_message": format!("{event_id} is over budget"),
+        "service_key": service,
+        "customer_key": customer,
+        "api_key_id": key_id,
+        "triggered_at": "2026-01-01T00:00:00Z",
+        "expires_at": expires_at,
+    }))
+    .unwrap()
+}
+
+/// Ours for acme on GPT-5, an account-wide alert of ours, another key's limit on everything,
+/// an expired one of ours, and one of ours on another service.
+fn todays_limits() -> Vec<aicm_tests::TriggeredLimit> {
+    vec![
+        todays_limit("acme", "limit", Some(GPT5), Some("acme"), "key-1", None),
+        todays_limit(
+            "alert",
+            "alert",
+            None,
+            None,
+            "key-1",
+            Some("2999-01-01T00:00:00Z"),
+        ),
+        todays_limit("other-key", "limit", None, None, "key-2", None),
+        todays_limit(
+            "expired",
+            "limit",
+            None,
+            None,
+            "key-1",
+            Some("2020-01-01T00:00:00Z"),
+        ),
+        todays_limit(
+            "claude",
+            "limit",
+            Some("anthropic::claude-sonnet-4"),
+            None,
+            "key-1",
+            None,
+        ),
+    ]
+}
+
+fn keyed_track_server(limits: Vec<aicm_tests::TriggeredLimit>) -> aicm_tests::LocalApiThread {
+    aicm_tests::LocalApi::builder()
+        .protocol(aicm_tests::Protocol::Track)
+        .api_key(KEYED)
+        .service_keys([GPT5])
+        .triggered_limits(limits)
+        .start_in_thread()
+        .expect("local API starts")
+}
+
+fn track_api_tracker(api: &aicm_tests::LocalApiControl, ini: std::path::PathBuf) -> Tracker {
+    Tracker::track_api()
+        .api_key(api.api_key())
+        .api_base(api.api_base())
+        .ini_path(ini)
+        .batch_interval(Duration::from_millis(5))
+        .build()
+        .unwrap()
+}
+
+fn event_ids(limits: &[aicm::TriggeredLimit]) -> Vec<&str> {
+    limits.iter().map(|l| l.event_id.as_str()).collect()
+}
+
+#[test]
+fn todays_limits_load_at_start_up_and_the_pre_flight_follows_the_rules() {
+    let api = keyed_track_server(todays_limits());
+    let tracker = track_api_tracker(&api, support::temp_ini());
+    assert_eq!(tracker.protocol(), aicm::Protocol::Track);
+    let stats = api.stats();
+    assert_eq!(
+        (stats.triggered_limits_requests, stats.config_requests),
+        (1, 0),
+        "one GET /triggered-limits at start-up, no /configs"
+    );
+
+    // acme on GPT-5: acme's limit and the account-wide alert; not the other key's, not the
+    // expired one, not the other service's.
+    let acme = tracker.limits_in_force(GPT5, Some("acme"));
+    assert_eq!(event_ids(&acme), ["acme", "alert"], "{acme:?}");
+    let blocking = tracker
+        .blocking_limit(GPT5, Some("acme"))
+        .expect("acme is blocked");
+    assert_eq!(blocking.event_id, "acme");
+    assert_eq!(blocking.service(), Some(GPT5));
+    assert_eq!(blocking.customer(), Some("acme"));
+    assert_eq!(blocking.limit_context.as_deref(), Some("spend"));
+    assert_eq!(
+        blocking.limit_message.as_deref(),
+        Some("acme is over budget")
+    );
+    // Without a customer, or for another one, acme's limit does not apply; the alert informs
+    // and never blocks.
+    for customer in [None, Some("globex")] {
+        assert_eq!(
+            event_ids(&tracker.limits_in_force(GPT5, customer)),
+            ["alert"]
+        );
+        assert_eq!(tracker.blocking_limit(GPT5, customer), None);
+    }
+    // A limit of one service blocks every customer of that service only.
+    let claude = tracker.blocking_limit("anthropic::claude-sonnet-4", None);
+    assert_eq!(claude.map(|l| l.event_id), Some("claude".to_owned()));
+    // The older listing still works and reads today's customer_key.
+    assert_eq!(event_ids(&tracker.triggered_limits(Some("acme"))), ["acme"]);
+
+    // Tracking never refuses a record because of a limit: the usage already happened.
+    tracker
+        .track_with(
+            json!({"input_tokens": 1}),
+            TrackOptions::for_service(GPT5).customer_key("acme"),
+        )
+        .unwrap();
+    tracker.close().unwrap();
+    assert_eq!(api.stats().records_stored, 1);
+}
+
+#[test]
+fn auto_settling_on_todays_contract_loads_limits_at_start_up_too() {
+    let api = keyed_track_server(todays_limits());
+    let tracker = builder(&api, "chat-completions").build().unwrap();
+    assert_eq!(tracker.protocol(), aicm::Protocol::Track);
+    let stats = api.stats();
+    assert_eq!(
+        (stats.requests, stats.triggered_limits_requests),
+        (2, 1),
+        "GET /configs (404), then GET /triggered-limits"
+    );
+    assert!(tracker.blocking_limit(GPT5, Some("acme")).is_some());
+    tracker.close().unwrap();
+}
+
+#[test]
+fn todays_limits_follow_track_answers_and_refresh_and_a_bad_token_keeps_them() {
+    let api = keyed_track_server(Vec::new());
+    let tracker = track_api_tracker(&api, support::temp_ini());
+    assert!(tracker.limits_in_force(GPT5, Some("acme")).is_empty());
+    let send = |i: u64| {
+        tracker
+            .track_with(
+                json!({"input_tokens": i}),
+                TrackOptions::for_service(GPT5).customer_key("acme"),
+            )
+            .unwrap();
+        tracker.flush(DEADLINE).unwrap();
+    };
+
+    // From a /track answer.
+    api.set_triggered_limits(todays_limits()).unwrap();
+    send(1);
+    assert_eq!(
+        event_ids(&tracker.limits_in_force(GPT5, Some("acme"))),
+        ["acme", "alert"]
+    );
+
+    // Tokens that fail verification, in /track answers and on refresh, are skipped: the
+    // limits held stay (0.3.2 drops them all).
+    for fault in [
+        aicm_tests::TokenFault::Tampered,
+        aicm_tests::TokenFault::WrongKey,
+        aicm_tests::TokenFault::WrongIssuer,
+    ] {
+        api.set_limits_token_fault(Some(fault)).unwrap();
+        api.set_triggered_limits(Vec::new()).unwrap();
+        send(2);
+        tracker.refresh().unwrap();
+        assert!(
+            tracker.blocking_limit(GPT5, Some("acme")).is_some(),
+            "{fault:?} must not wipe the limits held"
+        );
+    }
+    api.set_limits_token_fault(None).unwrap();
+
+    // Refresh under today's contract asks /triggered-limits only.
+    let before = api.stats();
+    api.set_triggered_limits(vec![todays_limit(
+        "globex",
+        "limit",
+        None,
+        Some("globex"),
+        "key-1",
+        None,
+    )])
+    .unwrap();
+    tracker.refresh().unwrap();
+    let after = api.stats();
+    assert_eq!(
+        after.triggered_limits_requests,
+        before.triggered_limits_requests + 1
+    );
+    assert_eq!(after.config_requests, before.config_requests, "no /configs");
+    assert_eq!(tracker.blocking_limit(GPT5, Some("acme")), None);
+    assert!(tracker.blocking_limit(GPT5, Some("globex")).is_some());
+
+    // A verified answer with an empty list: none active.
+    api.set_triggered_limits(Vec::new()).unwrap();
+    send(3);
+    assert!(tracker.limits_in_force(GPT5, Some("globex")).is_empty());
+    tracker.close().unwrap();
+}
+
+#[test]
+fn todays_limits_are_kept_in_the_ini_and_serve_the_next_tracker_before_the_api_speaks() {
+    let api = keyed_track_server(todays_limits());
+    let ini = support::temp_ini();
+    let tracker = track_api_tracker(&api, ini.clone());
+    assert!(tracker.blocking_limit(GPT5, Some("acme")).is_some());
+    tracker.close().unwrap();
+    let text = std::fs::read_to_string(&ini).unwrap();
+    let section = text
+        .split("[triggered_limits]")
+        .nth(1)
+        .expect("a [triggered_limits] section");
+    assert!(
+        section.contains("payload") && section.contains("encrypted_payload"),
+        "{text}"
+    );
+    assert!(!text.contains(KEYED), "the API key never reaches the INI");
+
+    // Another Tracker (another store: another root) on the same INI, with the API out of
+    // reach: the cache answers the pre-flight.
+    let cached = Tracker::track_api()
+        .api_key(KEYED)
+        .api_base("http://127.0.0.1:1")
+        .ini_path(ini)
+        .build()
+        .unwrap();
+    let acme = cached.limits_in_force(GPT5, Some("acme"));
+    assert_eq!(event_ids(&acme), ["acme", "alert"]);
+    assert!(
+        cached.refresh().is_err(),
+        "refresh reports the API out of reach"
+    );
+    assert!(
+        cached.blocking_limit(GPT5, Some("acme")).is_some(),
+        "held limits stay"
+    );
+    drop(cached);
 }

@@ -302,6 +302,60 @@ impl ConfigStore {
         self.fetch_configs(&mut state, true).await.map(|_| ())
     }
 
+    /// Limits and alerts in force for a call to `service_key` for `customer_key` with this
+    /// store's API key ([`limits::applies`] has the rules).
+    pub(crate) fn limits_in_force(
+        &self,
+        service_key: &str,
+        customer_key: Option<&str>,
+    ) -> Vec<TriggeredLimit> {
+        limits::in_force(
+            &self.inner.limits.read().limits,
+            self.inner.api.api_key().id(),
+            service_key,
+            customer_key,
+            OffsetDateTime::now_utc(),
+        )
+    }
+
+    /// Start-up under today's contract: the INI cache (until the API speaks), then one
+    /// `GET /triggered-limits`, written to the INI when it changes what the file holds.
+    /// Best effort: a failure is logged and the cache (or the next `/track` answer) serves.
+    /// Skipped once the API has spoken to this store (another Tracker's start-up, a `/track`
+    /// answer), so Trackers sharing a store ask once.
+    pub(crate) async fn load_limits_at_start_up(&self) {
+        let mut state = self.inner.fetch.lock().await;
+        self.read_ini_once(&mut state).await;
+        if self.inner.limits.read().live {
+            return;
+        }
+        if let Err(error) = self.fetch_limits_live().await {
+            tracing::warn!(
+                %error,
+                "could not fetch triggered limits at start-up; using what AICM.INI holds until                  the API answers"
+            );
+        }
+    }
+
+    /// `refresh` under today's contract: refetches triggered limits only (there are no
+    /// configs). A failed request is returned and the limits held stay; a token that fails
+    /// verification is logged and skipped, the limits held stay too.
+    pub(crate) async fn refresh_limits(&self) -> Result<(), Error> {
+        let mut state = self.inner.fetch.lock().await;
+        self.read_ini_once(&mut state).await;
+        self.fetch_limits_live().await
+    }
+
+    /// One `GET /triggered-limits` into memory, and into the INI when it changed what we hold.
+    async fn fetch_limits_live(&self) -> Result<(), Error> {
+        let item = self.inner.api.get_triggered_limits().await?;
+        self.apply_limits(item.as_ref().unwrap_or(&Value::Null), Origin::Live);
+        if self.inner.limits_dirty.load(Ordering::SeqCst) {
+            self.write_ini_logged(None).await;
+        }
+        Ok(())
+    }
+
     /// Active limits (not expired), optionally only those naming `customer_key`.
     pub(crate) fn triggered_limits(&self, customer_key: Option<&str>) -> Vec<TriggeredLimit> {
         limits::select(
@@ -471,6 +525,8 @@ impl ConfigStore {
                 return false;
             }
         };
+        let completed = item.and_then(|item| self.with_held_public_key(item));
+        let item = completed.as_ref().or(item);
         {
             let state = self.inner.limits.read();
             match origin {
@@ -505,6 +561,22 @@ impl ConfigStore {
             self.inner.limits_dirty.store(true, Ordering::SeqCst);
         }
         changed
+    }
+
+    /// API-TRACK.md: an item without `public_key` is verified with the key of the item we
+    /// hold. Returns the item completed with that key (so the INI copy stays verifiable on its
+    /// own, for Python too), or `None` when it has a key or we hold none.
+    fn with_held_public_key(&self, item: &Value) -> Option<Value> {
+        if item.get("public_key").is_some() {
+            return None;
+        }
+        let state = self.inner.limits.read();
+        let key = state.item.as_ref()?.get("public_key")?.clone();
+        let mut completed = item.clone();
+        completed
+            .as_object_mut()?
+            .insert("public_key".to_owned(), key);
+        Some(completed)
     }
 
     fn schedule_limits_write(&self) {

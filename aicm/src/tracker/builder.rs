@@ -331,7 +331,7 @@ impl TrackerBuilder {
     /// executor thread).
     pub fn build(self) -> Result<Tracker, Error> {
         let (prepared, worker) = self.prepare()?;
-        if !prepared.needs_configs(&worker) {
+        if !prepared.needs_loading(&worker, true) {
             return prepared.finish(worker, Ok(None));
         }
         if worker.is_current_thread() {
@@ -357,7 +357,7 @@ impl TrackerBuilder {
     /// Builds the Tracker without blocking the executor. Works on any tokio runtime.
     pub async fn build_async(self) -> Result<Tracker, Error> {
         let (prepared, worker) = self.prepare()?;
-        if !prepared.needs_configs(&worker) {
+        if !prepared.needs_loading(&worker, false) {
             return prepared.finish(worker, Ok(None));
         }
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -669,14 +669,21 @@ struct Prepared {
 }
 
 impl Prepared {
-    /// Whether building asks the service for configs: under the config-based contract, or
-    /// to decide `Auto`.
-    fn needs_configs(&self, worker: &Worker) -> bool {
-        self.store.is_some() && worker.sender.contract() != Some(Contract::Track)
+    /// Whether building asks the service: for configs under the config-based contract or to
+    /// decide `Auto`, for triggered limits under today's. A blocking build on the worker's own
+    /// thread (inside a callback) skips today's start-up fetch rather than fail: the next
+    /// `/track` answer brings the limits anyway.
+    fn needs_loading(&self, worker: &Worker, blocking: bool) -> bool {
+        match (&self.store, worker.sender.contract()) {
+            (None, _) => false,
+            (Some(_), Some(Contract::Track)) => !(blocking && worker.is_current_thread()),
+            (Some(_), _) => true,
+        }
     }
 
     /// Loads the config (config-based contract) or settles `Auto` from the service's answer
-    /// to `GET /configs`: 404 means today's contract, which needs no config.
+    /// to `GET /configs`: 404 means today's contract, which needs no config. Under today's
+    /// contract it then loads triggered limits (see [`limits_at_start_up`]).
     fn load(
         &self,
         worker: &Arc<Worker>,
@@ -689,8 +696,13 @@ impl Prepared {
             let Some(store) = store else {
                 return Ok(None);
             };
-            if sender.contract() == Some(Contract::Configs) {
-                return store.load_config(&config_id).await.map(Some);
+            match sender.contract() {
+                Some(Contract::Configs) => return store.load_config(&config_id).await.map(Some),
+                Some(Contract::Track) => {
+                    limits_at_start_up(store).await;
+                    return Ok(None);
+                }
+                None => {}
             }
             let (root, key) = store.account();
             match store.load_config(&config_id).await {
@@ -699,7 +711,11 @@ impl Prepared {
                     Ok((decided == Contract::Configs).then_some(loaded))
                 }
                 Err(Error::Api { status: 404, .. }) => {
-                    super::protocol::decide(&sender, &root, &key, Contract::Track);
+                    if super::protocol::decide(&sender, &root, &key, Contract::Track)
+                        == Contract::Track
+                    {
+                        limits_at_start_up(store).await;
+                    }
                     Ok(None)
                 }
                 Err(e) => Err(e),
@@ -753,6 +769,25 @@ impl Prepared {
                 drop_timeout: self.drop_timeout,
             }),
         })
+    }
+}
+
+/// How long building waits for today's start-up `GET /triggered-limits`; a slower answer is
+/// still taken when it comes, the Tracker just does not wait for it.
+const START_UP_LIMITS_WAIT: Duration = Duration::from_secs(5);
+
+/// Loads the triggered limits of today's contract at start-up (the INI cache, then the API),
+/// waiting at most [`START_UP_LIMITS_WAIT`]. Never fails: limits are advisory. Runs on the
+/// worker's runtime.
+async fn limits_at_start_up(store: ConfigStore) {
+    let task = tokio::spawn(async move { store.load_limits_at_start_up().await });
+    if tokio::time::timeout(START_UP_LIMITS_WAIT, task)
+        .await
+        .is_err()
+    {
+        tracing::debug!(
+            "triggered limits not loaded yet; the Tracker starts and takes them when they come"
+        );
     }
 }
 

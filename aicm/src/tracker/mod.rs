@@ -3,6 +3,7 @@
 
 mod builder;
 mod context;
+mod limits;
 mod options;
 mod protocol;
 #[cfg(feature = "spool")]
@@ -322,8 +323,9 @@ impl Tracker {
         }
     }
 
-    /// Refetches configs and triggered limits from the API; a changed schema applies to the
-    /// next `track`. Blocks the calling thread; from async code use [`Tracker::refresh_async`].
+    /// Refetches configs and triggered limits from the API (under today's contract,
+    /// [`Protocol::Track`], triggered limits only); a changed schema applies to the next
+    /// `track`. Blocks the calling thread; from async code use [`Tracker::refresh_async`].
     pub fn refresh(&self) -> Result<(), Error> {
         if self.inner.worker.is_current_thread() {
             return Err(Error::Worker(
@@ -356,6 +358,10 @@ impl Tracker {
         let Some(store) = &core.store else {
             return Ok(());
         };
+        if self.protocol() == Protocol::Track {
+            // Today's contract has no configs: only the limits are there to refetch.
+            return store.refresh_limits().await;
+        }
         store.refresh().await?;
         let loaded = store.config(&core.config_id)?;
         if *core.live.get() != loaded.schema {

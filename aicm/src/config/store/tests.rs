@@ -575,3 +575,159 @@ async fn live_limits_are_not_overridden_by_an_older_ini() {
     store.load_config("chat").await.unwrap();
     assert!(store.triggered_limits(None).is_empty());
 }
+
+fn todays_entry(event_id: &str, customer: Option<&str>, key_id: Option<&str>) -> Value {
+    json!({"event_id": event_id, "limit_id": "l1", "threshold_type": "limit", "amount": 10,
+           "period": "day", "limit_context": "spend", "limit_message": "over budget",
+           "service_key": "openai::gpt-5-mini", "customer_key": customer, "api_key_id": key_id,
+           "triggered_at": "2025-08-07T00:00:00Z", "expires_at": null})
+}
+
+fn event_ids(limits: Vec<TriggeredLimit>) -> Vec<String> {
+    limits.into_iter().map(|l| l.event_id).collect()
+}
+
+fn forged(limits: Value) -> Value {
+    let mut item = limits_item(limits);
+    item["public_key"] = json!(include_str!("../../../../tests/keys/other_public.pem"));
+    item
+}
+
+#[tokio::test]
+async fn todays_answers_keep_limits_on_a_bad_token_and_clear_them_on_an_empty_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let ini = dir.path().join("AICM.INI");
+    let store = ConfigStore::new(api(DOWN), ini.clone());
+    let item = limits_item(json!([todays_entry("e1", Some("acme"), None)]));
+    store.update_triggered_limits_from_response(
+        &json!({"results": [{"response_id": "r", "status": "queued"}], "triggered_limits": item}),
+    );
+    assert_eq!(event_ids(store.triggered_limits(None)), ["e1"]);
+    let held = store.triggered_limits(None);
+    assert_eq!(held[0].customer(), Some("acme"));
+    assert_eq!(held[0].limit_message.as_deref(), Some("over budget"));
+
+    // A token that fails verification, in either contract's answer, is skipped.
+    for body in [
+        json!({"results": [], "triggered_limits": forged(json!([]))}),
+        json!({"event_ids": [], "triggered_limits": forged(json!([]))}),
+        forged(json!([])),
+    ] {
+        store.update_triggered_limits_from_response(&body);
+        assert_eq!(event_ids(store.triggered_limits(None)), ["e1"], "{body}");
+    }
+    store.flush_ini().await;
+    let in_ini: Value =
+        serde_json::from_str(&read_ini(&ini).get("triggered_limits", "payload").unwrap()).unwrap();
+    assert_eq!(in_ini, item, "the forgery never reaches the INI");
+
+    // A verified item with an empty list: none active.
+    store.update_triggered_limits_from_response(
+        &json!({"results": [], "triggered_limits": limits_item(json!([]))}),
+    );
+    assert!(store.triggered_limits(None).is_empty());
+}
+
+#[tokio::test]
+async fn start_up_and_refresh_fetch_triggered_limits_and_use_the_ini_until_the_api_speaks() {
+    let stub = Stub::start(vec![], "\"v1\"").await;
+    let item = limits_item(json!([todays_entry("e1", None, None)]));
+    stub.state.lock().limits = Some(item.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let ini = dir.path().join("AICM.INI");
+
+    let store = ConfigStore::new(api(&stub.base), ini.clone());
+    store.load_limits_at_start_up().await;
+    assert_eq!(event_ids(store.triggered_limits(None)), ["e1"]);
+    let paths =
+        |stub: &Stub| -> Vec<String> { stub.requests().into_iter().map(|r| r.path).collect() };
+    assert_eq!(paths(&stub), ["/api/v1/triggered-limits"], "no /configs");
+    let in_ini: Value =
+        serde_json::from_str(&read_ini(&ini).get("triggered_limits", "payload").unwrap()).unwrap();
+    assert_eq!(in_ini, item);
+    // Once the API has spoken, a later start-up on the same store does not ask again.
+    store.load_limits_at_start_up().await;
+    assert_eq!(paths(&stub).len(), 1);
+
+    // Refresh asks again and takes the change.
+    stub.state.lock().limits = Some(limits_item(json!([todays_entry("e2", None, None)])));
+    store.refresh_limits().await.unwrap();
+    assert_eq!(event_ids(store.triggered_limits(None)), ["e2"]);
+    // A refresh that gets a forged token keeps what is held.
+    stub.state.lock().limits = Some(forged(json!([])));
+    store.refresh_limits().await.unwrap();
+    assert_eq!(event_ids(store.triggered_limits(None)), ["e2"]);
+    store.flush_ini().await;
+
+    // Another process with the API down: the INI serves, and refresh reports the failure.
+    let cached = ConfigStore::new(api(DOWN), ini.clone());
+    cached.load_limits_at_start_up().await;
+    assert_eq!(event_ids(cached.triggered_limits(None)), ["e2"]);
+    assert!(cached.refresh_limits().await.is_err());
+    assert_eq!(event_ids(cached.triggered_limits(None)), ["e2"]);
+}
+
+#[test]
+fn limits_in_force_use_the_stores_api_key_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_id = |key: &str| {
+        let settings = Settings::resolve_with(
+            SettingsOverrides {
+                api_key: Some(key.into()),
+                api_base: Some(DOWN.into()),
+                ini_path: Some("/unused".into()),
+                ..Default::default()
+            },
+            |_| None,
+        )
+        .unwrap();
+        ConfigStore::new(
+            ApiClient::new(None, &settings).unwrap(),
+            dir.path().join("AICM.INI"),
+        )
+    };
+    let item = limits_item(json!([
+        todays_entry("mine", None, Some("key-1")),
+        todays_entry("other", None, Some("key-2")),
+        todays_entry("any", None, None),
+        todays_entry("acme", Some("acme"), None),
+    ]));
+    let store = with_id("secret.key-1");
+    store.apply_limits(&item, Origin::Live);
+    let svc = "openai::gpt-5-mini";
+    assert_eq!(event_ids(store.limits_in_force(svc, None)), ["mine", "any"]);
+    assert_eq!(
+        event_ids(store.limits_in_force(svc, Some("acme"))),
+        ["mine", "any", "acme"]
+    );
+    assert!(store.limits_in_force("anthropic::claude", None).is_empty());
+    let no_id = with_id("sk-no-id");
+    no_id.apply_limits(&item, Origin::Live);
+    assert_eq!(event_ids(no_id.limits_in_force(svc, None)), ["any"]);
+}
+
+#[test]
+fn an_item_without_a_public_key_is_verified_with_the_held_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ConfigStore::new(api(DOWN), dir.path().join("AICM.INI"));
+    let mut keyless = limits_item(json!([todays_entry("e2", None, None)]));
+    keyless.as_object_mut().unwrap().remove("public_key");
+    // Nothing held: nothing to verify it with.
+    assert!(!store.apply_limits(&keyless, Origin::Live));
+    assert!(store.triggered_limits(None).is_empty());
+
+    let first = limits_item(json!([todays_entry("e1", None, None)]));
+    assert!(store.apply_limits(&first, Origin::Live));
+    assert!(store.apply_limits(&keyless, Origin::Live));
+    assert_eq!(event_ids(store.triggered_limits(None)), ["e2"]);
+    let held = store.current_limits_item().unwrap();
+    assert_eq!(held["public_key"], first["public_key"], "kept with its key");
+
+    // A keyless token signed with another key is still refused.
+    let claims = json!({"iss": "aicm-api", "sub": "api-key-id", "jti": "tl",
+                        "iat": crate::config::verify::unix_now(), "triggered_limits": []});
+    let mut forged_keyless = signed_item(&claims, &other_private(), &test_public(), "k1");
+    forged_keyless.as_object_mut().unwrap().remove("public_key");
+    assert!(!store.apply_limits(&forged_keyless, Origin::Live));
+    assert_eq!(event_ids(store.triggered_limits(None)), ["e2"]);
+}
