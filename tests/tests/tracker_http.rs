@@ -1014,6 +1014,8 @@ fn a_drop_timeout_of_zero_does_not_wait() {
     run_exit_child(&api, 0);
     api.set_stall(false);
     assert!(api.stats().records_stored < 5_000);
+}
+
 // --- triggered limits under today's contract (pre-flight) ---------------------------------
 
 /// The API key of the limits tests: `<secret>.<api_key_id>`, so limits can name its id.
