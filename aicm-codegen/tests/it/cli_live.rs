@@ -2,7 +2,7 @@
 //! settings, client, signature checks and AICM.INI, and the drift check CI runs.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Output};

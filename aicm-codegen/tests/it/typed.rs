@@ -2,43 +2,43 @@
 //! sample JSON, written back, and checked by the TypeValidator and the config's JSON Schema.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 #[allow(dead_code)]
 mod configs {
-    include!("golden/configs.rs");
+    include!("../golden/configs.rs");
 }
 #[allow(dead_code)]
 mod every_form {
-    include!("golden/every_form.rs");
+    include!("../golden/every_form.rs");
 }
 #[allow(dead_code)]
 mod nesting {
-    include!("golden/nesting.rs");
+    include!("../golden/nesting.rs");
 }
 #[allow(dead_code)]
 mod unions {
-    include!("golden/unions.rs");
+    include!("../golden/unions.rs");
 }
 #[allow(dead_code)]
 mod odd_names {
-    include!("golden/odd_names.rs");
+    include!("../golden/odd_names.rs");
 }
 #[allow(dead_code)]
 mod keywords {
-    include!("golden/keywords.rs");
+    include!("../golden/keywords.rs");
 }
 #[allow(dead_code)]
 mod empty {
-    include!("golden/empty.rs");
+    include!("../golden/empty.rs");
 }
 #[allow(dead_code)]
 mod no_configs {
-    include!("golden/no_configs.rs");
+    include!("../golden/no_configs.rs");
 }
 #[allow(dead_code)]
 mod schemars_flag {
-    include!("golden/configs_schemars.rs.out");
+    include!("../golden/configs_schemars.rs.out");
 }
 
 use aicm::{TypeValidator, Usage};

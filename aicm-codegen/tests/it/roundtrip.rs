@@ -2,7 +2,7 @@
 //! Schema (checked with the `jsonschema` crate), and values that break the schema fail both.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use aicm::TypeValidator;
 use aicm_codegen::json_schema;
