@@ -205,12 +205,9 @@ fn emit(
         }
     };
 
-    let owned = input.generics.lifetimes().next().is_none() && type_params.is_empty();
-    let prepare = if owned {
-        quote!(#krate::__private::prepare_owned(self, ctx))
-    } else {
-        quote!(#krate::__private::prepare_borrowed(&self, ctx))
-    };
+    // Owned or borrowed, the record is checked and serialised by reference on the caller's
+    // thread, so the owned impl asks nothing more of the type (no `Send + 'static`).
+    let prepare = quote!(#krate::__private::prepare_borrowed(&self, ctx));
 
     let include = loaded
         .and_then(|l| l.file.as_ref())

@@ -42,7 +42,7 @@ fn a_matching_struct_expands_without_errors() {
         out.contains(r##""{\"tokens\":\"int\",\"model\":\"str\",\"note\":\"Optional[str]\"}""##),
         "{out}"
     );
-    assert!(out.contains("prepare_owned (self , ctx)"), "{out}");
+    assert!(out.contains("prepare_borrowed (& self , ctx)"), "{out}");
     assert!(out.contains(":: aicm :: __private :: check_field :: < Option < String > , :: aicm :: __private :: conform :: Optional < :: aicm :: __private :: conform :: Str > >"), "{out}");
 }
 
@@ -285,7 +285,7 @@ fn generics_get_bounds_and_borrowed_records_are_serialised_by_the_caller() {
 
     let (out, _) =
         run(r##"#[usage(schema = r#"{"a": "int"}"#)] struct U<const N: usize> { a: i64 }"##);
-    assert!(out.contains("prepare_owned (self , ctx)"), "{out}");
+    assert!(out.contains("prepare_borrowed (& self , ctx)"), "{out}");
 }
 
 #[test]

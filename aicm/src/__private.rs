@@ -11,16 +11,8 @@ pub use bytes::BytesMut;
 pub use serde;
 pub use serde_json;
 
-/// The owned path: checks settled and the record serialised here; it is dropped on the
-/// caller's thread.
-pub fn prepare_owned<T>(usage: T, ctx: &TrackContext<'_>) -> Result<PreparedUsage, TrackError>
-where
-    T: Usage + Send + 'static,
-{
-    prepare_borrowed(&usage, ctx)
-}
-
-/// The borrowed (or generic) path: checks settled and the record serialised here.
+/// Checks settled and the record serialised here, on the caller's thread, for owned and
+/// borrowed records alike (the owned one is then dropped where it was built).
 pub fn prepare_borrowed<T>(usage: &T, ctx: &TrackContext<'_>) -> Result<PreparedUsage, TrackError>
 where
     T: Usage + ?Sized,

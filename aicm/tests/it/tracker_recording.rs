@@ -341,3 +341,37 @@ mod written_into_the_thread_chunk {
         assert_eq!(health.total_accepted, 2, "{health:?}");
     }
 }
+
+/// A count that must stay on its thread (it holds an `Rc`): neither `Send` nor `'static`
+/// bounds are asked of a tracked record, owned or borrowed.
+#[derive(serde::Serialize)]
+#[serde(transparent)]
+struct ThreadBoundCount {
+    n: i64,
+    #[serde(skip)]
+    _here: std::marker::PhantomData<std::rc::Rc<()>>,
+}
+
+impl aicm::conform::IsInt for ThreadBoundCount {}
+
+#[derive(serde::Serialize, aicm::Usage)]
+#[usage(schema = r#"{"tokens": "int"}"#)]
+struct NotSendUsage {
+    tokens: ThreadBoundCount,
+}
+
+#[test]
+fn an_owned_record_need_not_be_send_or_static() {
+    let (tracker, recording) = recording_tracker("chat", "svc", r#"{"tokens": "int"}"#).unwrap();
+    let usage = || NotSendUsage {
+        tokens: ThreadBoundCount {
+            n: 3,
+            _here: std::marker::PhantomData,
+        },
+    };
+    tracker.track(usage()).unwrap();
+    tracker.track(&usage()).unwrap();
+    let records = recording.records();
+    assert_eq!(records.len(), 2);
+    assert!(records.iter().all(|r| r.usage == json!({"tokens": 3})));
+}
