@@ -264,7 +264,7 @@ fn config_items(plan: &ConfigPlan<'_>, options: &RenderOptions) -> TokenStream {
         #(#[doc = #doc_lines])*
         #[derive(Debug, Clone, PartialEq)]
         #[derive(::serde::Serialize, ::serde::Deserialize, ::aicm::Usage #schemars)]
-        #[usage(schema = #schema_json, config_id = #id, write_fields)]
+        #[usage(schema = #schema_json, config_id = #id)]
         pub struct #struct_ident {
             #(#fields)*
         }

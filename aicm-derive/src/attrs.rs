@@ -1,4 +1,4 @@
-//! `#[usage(schema = "…" | schema_file = "…", config_id = "…", crate = "…", write_fields)]`.
+//! `#[usage(schema = "…" | schema_file = "…", config_id = "…", crate = "…")]`.
 
 use syn::spanned::Spanned;
 use syn::{Attribute, LitStr};
@@ -19,11 +19,9 @@ pub(crate) struct UsageAttrs {
     pub(crate) schema: Option<SchemaSource>,
     pub(crate) config_id: Option<LitStr>,
     pub(crate) krate: Option<syn::Path>,
-    /// `write_fields`: the derive writes the record's JSON from its fields itself.
-    pub(crate) write_fields: Option<proc_macro2::Span>,
 }
 
-const KEYS: &str = "`schema`, `schema_file`, `config_id`, `crate` or `write_fields`";
+const KEYS: &str = "`schema`, `schema_file`, `config_id` or `crate`";
 
 impl UsageAttrs {
     pub(crate) fn parse(attrs: &[Attribute], errors: &mut Errors) -> UsageAttrs {
@@ -73,15 +71,6 @@ impl UsageAttrs {
                                 ),
                             }
                         }
-                    }
-                    "write_fields" => {
-                        if !meta.input.is_empty() && !meta.input.peek(syn::Token![,]) {
-                            return Err(meta.error("`write_fields` takes no value"));
-                        }
-                        if out.write_fields.is_some() {
-                            errors.push(span, "`write_fields` is given twice");
-                        }
-                        out.write_fields = Some(span);
                     }
                     other => {
                         return Err(meta.error(format!(

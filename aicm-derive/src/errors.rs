@@ -26,10 +26,6 @@ impl Errors {
         }
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.combined.is_none()
-    }
-
     /// One `compile_error!` per collected error, each at its own span.
     pub(crate) fn to_compile_errors(&self) -> TokenStream {
         self.combined

@@ -44,29 +44,7 @@ pub(crate) fn expand(input: &DeriveInput, manifest_dir: Option<&Path>) -> TokenS
     let mut matched = match_fields(&input.ident, &named.named, schema, &container, &mut errors);
     matched.sort_by_key(|m| m.schema_position);
     let type_schema = type_schema(&matched, &mut errors);
-    if let Some(span) = attrs.write_fields
-        && input.generics.type_params().next().is_some()
-    {
-        errors.push(
-            span,
-            "`write_fields` is for structs without type parameters: a generic struct is \
-             written through its `Serialize`",
-        );
-    }
-    // A struct with errors gets no writer of its own: it would only add errors of its own.
-    let writer = if attrs.write_fields.is_some() && errors.is_empty() {
-        json_writer(&attrs, &matched)
-    } else {
-        None
-    };
-    let impls = emit(
-        input,
-        &attrs,
-        &matched,
-        &type_schema,
-        loaded.as_ref(),
-        writer,
-    );
+    let impls = emit(input, &attrs, &matched, &type_schema, loaded.as_ref());
     let errors = errors.to_compile_errors();
     quote! {
         #errors
@@ -122,7 +100,6 @@ fn emit(
     matched: &[MatchedField<'_>],
     type_schema: &Schema,
     loaded: Option<&LoadedSchema>,
-    writer: Option<TokenStream>,
 ) -> TokenStream {
     let krate = krate_path(attrs);
     let conform = quote!(#krate::__private::conform);
@@ -228,7 +205,6 @@ fn emit(
             const FINGERPRINT: u64 = #fingerprint;
             const CONFIG_ID: ::core::option::Option<&'static str> = #config_id;
             #check_fn
-            #writer
         }
 
         impl #impl_generics #krate::IntoUsage for #ident #ty_generics #where_clause {
@@ -243,95 +219,12 @@ fn emit(
     }
 }
 
-/// `Usage::write_json` for a `write_fields` struct without type parameters: its fields in
-/// declaration order (serde's), each key a constant that already holds its quotes, escapes and
-/// colon, each value written by `serde_json`'s rules, so the bytes are those serde_derive's
-/// `Serialize` writes. `None` (when a `skip_serializing_if` function could not be read, which
-/// serde_derive reports) keeps the default, which calls `Serialize`.
-///
-/// Opt-in because a derive cannot see whether the struct's `Serialize` comes from
-/// serde_derive or is written by hand; a hand-written one must keep being called.
-fn json_writer(attrs: &UsageAttrs, matched: &[MatchedField<'_>]) -> Option<TokenStream> {
-    let krate = krate_path(attrs);
-    let mut fields: Vec<&MatchedField<'_>> = matched.iter().collect();
-    fields.sort_by_key(|m| m.declared);
-    let out = quote!(__aicm_out);
-    let write_value = quote!(#krate::__private::write_value);
-    let body = if fields.iter().any(|m| m.skip_if.is_some()) {
-        let mut steps = Vec::new();
-        for m in &fields {
-            let ident = m.ident;
-            let key = Literal::byte_string(&json_key(&m.json_name, true));
-            let write = quote! {
-                let __aicm_key: &[u8] = #key;
-                #out.extend_from_slice(if __aicm_first { &__aicm_key[1..] } else { __aicm_key });
-                __aicm_first = false;
-                #write_value(#out, &self.#ident)?;
-            };
-            steps.push(match &m.skip_if {
-                Some(Some(path)) => quote!(if !#path(&self.#ident) { #write }),
-                Some(None) => return None,
-                None => write,
-            });
-        }
-        quote! {
-            let mut __aicm_first = true;
-            #out.extend_from_slice(b"{");
-            #(#steps)*
-        }
-    } else {
-        let steps = fields.iter().enumerate().map(|(i, m)| {
-            let ident = m.ident;
-            let mut key = json_key(&m.json_name, i > 0);
-            if i == 0 {
-                key.insert(0, b'{');
-            }
-            let key = Literal::byte_string(&key);
-            quote! {
-                #out.extend_from_slice(#key);
-                #write_value(#out, &self.#ident)?;
-            }
-        });
-        let open = fields
-            .is_empty()
-            .then(|| quote!(#out.extend_from_slice(b"{");));
-        quote! {
-            #open
-            #(#steps)*
-        }
-    };
-    Some(quote! {
-        #[inline]
-        fn write_json(
-            &self,
-            #out: &mut #krate::__private::BytesMut,
-        ) -> ::core::result::Result<(), #krate::__private::serde_json::Error> {
-            #body
-            #out.extend_from_slice(b"}");
-            ::core::result::Result::Ok(())
-        }
-    })
-}
-
 /// Where the `aicm` crate is: `#[usage(crate = "…")]`, else `::aicm`.
 fn krate_path(attrs: &UsageAttrs) -> TokenStream {
     match &attrs.krate {
         Some(path) => path.to_token_stream(),
         None => quote!(::aicm),
     }
-}
-
-/// `"name":` as serde_json writes the key `name`, after a comma if `comma`. Escaped by
-/// serde_json itself: the derive's bytes must be exactly those of serde's `Serialize`.
-fn json_key(name: &str, comma: bool) -> Vec<u8> {
-    let mut key = Vec::with_capacity(name.len() + 4);
-    if comma {
-        key.push(b',');
-    }
-    // Writing a string into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut key, name);
-    key.push(b':');
-    key
 }
 
 /// `tokens` with every span set to `span`.

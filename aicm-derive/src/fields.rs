@@ -24,10 +24,6 @@ pub(crate) struct MatchedField<'a> {
     /// Whether to emit the trait-bound conformance check (not when the macro already reported
     /// a clearer error for this field, which would only be repeated).
     pub(crate) check_conformance: bool,
-    /// Where the field stands in the struct: serde writes fields in this order.
-    pub(crate) declared: usize,
-    /// `skip_serializing_if`: `Some(None)` when its function could not be read.
-    pub(crate) skip_if: Option<Option<syn::ExprPath>>,
 }
 
 /// Reports every field-level problem and returns the fields that are in the schema.
@@ -42,7 +38,7 @@ pub(crate) fn match_fields<'a>(
 ) -> Vec<MatchedField<'a>> {
     let mut matched = Vec::new();
     let mut seen: HashMap<String, &Ident> = HashMap::new();
-    for (declared, field) in fields.into_iter().enumerate() {
+    for field in fields {
         reject_field_usage_attrs(&field.attrs, errors);
         let attrs = FieldAttrs::parse(&field.attrs, errors);
         let Some(ident) = field.ident.as_ref() else {
@@ -113,8 +109,6 @@ pub(crate) fn match_fields<'a>(
             ty,
             schema_position,
             check_conformance,
-            declared,
-            skip_if: attrs.skip_serializing_if.map(|skip_if| skip_if.path),
         });
     }
     if let Some(schema) = schema {

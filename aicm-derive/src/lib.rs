@@ -59,12 +59,6 @@ use proc_macro::TokenStream;
 ///   another config is a `TrackError::ConfigMismatch`.
 /// - `crate = "path"` (optional): where the `aicm` crate is, when it is re-exported under another
 ///   name (default `::aicm`).
-/// - `write_fields` (optional): `track` writes the record's JSON from its fields with code the
-///   derive generates (each key a constant, each value by serde_json's rules) instead of calling
-///   `Serialize`: a few percent fewer instructions per typed `track` (2,411 against 2,499 for
-///   the README's benchmark record). Only for a struct whose `Serialize` is serde's derive: a
-///   hand-written `Serialize` is then not called (without `write_fields` it always is). Not for
-///   generic structs.
 ///
 /// `#[serde(rename = "…")]` and `#[serde(rename_all = "…")]` decide the JSON name that is
 /// checked (raw identifiers such as `r#type` are `type`). `#[serde(skip)]`, `skip_serializing`,

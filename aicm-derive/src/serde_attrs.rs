@@ -22,9 +22,6 @@ pub(crate) struct ContainerAttrs {
 pub(crate) struct SkipIf {
     /// Where it is written, for errors.
     pub(crate) span: Span,
-    /// The function it names, for the derive's own JSON writer; `None` when it is not a path
-    /// in a string (serde_derive reports that).
-    pub(crate) path: Option<syn::ExprPath>,
 }
 
 /// Field-level serde attributes.
@@ -100,22 +97,10 @@ impl FieldAttrs {
                     "skip_serializing_if" => {
                         // Recorded before the value is read, so that a malformed one (which
                         // serde_derive reports) still counts for the required-field check.
-                        let skip_if = out.skip_serializing_if.insert(SkipIf {
+                        out.skip_serializing_if = Some(SkipIf {
                             span: meta.path.span(),
-                            path: None,
                         });
-                        if meta.input.peek(Token![=]) {
-                            skip_if.path = match meta.value()?.parse::<syn::Expr>()? {
-                                syn::Expr::Lit(syn::ExprLit {
-                                    lit: syn::Lit::Str(lit),
-                                    ..
-                                }) => lit.parse().ok(),
-                                _ => None,
-                            };
-                            Ok(())
-                        } else {
-                            skip_value(&meta)
-                        }
+                        skip_value(&meta)
                     }
                     "skip" | "skip_serializing" => {
                         out.unsupported = true;

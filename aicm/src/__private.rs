@@ -6,8 +6,7 @@ use crate::{TrackError, Usage};
 
 pub use crate::conform;
 pub use crate::conform::support::{Checker, FieldConforms, SchemaCell, check_field};
-pub use crate::tracker::TrackContext;
-pub use bytes::BytesMut;
+pub use crate::usage::TrackContext;
 pub use serde;
 pub use serde_json;
 
@@ -17,16 +16,5 @@ pub fn prepare_borrowed<T>(usage: &T, ctx: &TrackContext<'_>) -> Result<Prepared
 where
     T: Usage + ?Sized,
 {
-    ctx.check_typed::<T>()?;
-    usage.check()?;
-    PreparedUsage::serialize_typed(usage)
-}
-
-/// One field value of a derived [`Usage::write_json`]: compact JSON, as serde_json writes it.
-#[inline]
-pub fn write_value<T: serde::Serialize + ?Sized>(
-    out: &mut BytesMut,
-    value: &T,
-) -> Result<(), serde_json::Error> {
-    crate::usage::compact_json::write(out, value)
+    crate::usage::prepare_typed(usage, ctx)
 }

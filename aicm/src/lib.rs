@@ -168,6 +168,6 @@ pub use public_configs::{fetch_all_configs, fetch_all_configs_blocking};
 /// The schemars version aicm implements `JsonSchema` with.
 #[cfg(feature = "schemars")]
 pub use schemars;
-pub use tracker::{TrackContext, TrackOptions, Tracker, TrackerBuilder};
-pub use usage::{IntoUsage, PreparedUsage, Usage};
+pub use tracker::{TrackOptions, Tracker, TrackerBuilder};
+pub use usage::{IntoUsage, PreparedUsage, TrackContext, Usage};
 pub use validate::{Mismatch, TypeValidator, UsageValidationError, ValidationIssue};

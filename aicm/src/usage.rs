@@ -1,15 +1,16 @@
 //! What `track` accepts: typed `#[derive(Usage)]` records and dynamic JSON objects.
 
-use bytes::BytesMut;
+use bytes::{BufMut, BytesMut};
 use serde_json::{Map, Value};
 
 pub(crate) mod anonymize;
-pub(crate) mod compact_json;
-mod short_decimal;
+pub(crate) mod body_arena;
+mod context;
 
 use crate::TrackError;
-use crate::delivery::body_arena::{self, Chunk};
-use crate::tracker::TrackContext;
+use body_arena::Chunk;
+pub(crate) use context::LiveSchema;
+pub use context::TrackContext;
 
 /// A usage record type whose fields the compiler has checked against a schema.
 ///
@@ -33,18 +34,27 @@ pub trait Usage: serde::Serialize {
     fn check(&self) -> Result<(), crate::UsageValidationError> {
         Ok(())
     }
+}
 
-    /// Appends the record's JSON object to `out`: what `track` sends as `usage`.
-    ///
-    /// The default goes through `Serialize` (serde_derive's literal keys fold into constant
-    /// stores once the writer's per-field step is inlined). `#[usage(write_fields)]` makes the
-    /// derive write its own, byte for byte what serde_derive's `Serialize` writes: each key a
-    /// constant with its quotes, escapes and colon, and none of serde's per-field calls.
-    #[doc(hidden)]
-    #[inline]
-    fn write_json(&self, out: &mut BytesMut) -> Result<(), serde_json::Error> {
-        compact_json::write(out, self)
-    }
+/// Appends `value` as compact JSON to `out`, with serde_json's serializer: the record's usage,
+/// its context and customer key are written exactly as `serde_json::to_vec` would.
+pub(crate) fn write_json<T: serde::Serialize + ?Sized>(
+    out: &mut BytesMut,
+    value: &T,
+) -> Result<(), serde_json::Error> {
+    serde_json::to_writer(out.writer(), value)
+}
+
+/// A typed record's checks (its config id, its schema against the live one once per type, the
+/// checks the compiler cannot make), then its serialisation: what the derive's `IntoUsage`
+/// runs for owned and borrowed records alike.
+pub(crate) fn prepare_typed<T: Usage + ?Sized>(
+    usage: &T,
+    ctx: &TrackContext<'_>,
+) -> Result<PreparedUsage, TrackError> {
+    ctx.check_typed::<T>()?;
+    usage.check()?;
+    PreparedUsage::serialize(usage)
 }
 
 /// Anything `track` accepts: every `#[derive(Usage)]` type (owned or borrowed),
@@ -73,14 +83,7 @@ impl PreparedUsage {
     pub(crate) fn serialize<T: serde::Serialize + ?Sized>(
         usage: &T,
     ) -> Result<PreparedUsage, TrackError> {
-        Self::write_with(|buffer| compact_json::write(buffer, usage))
-    }
-
-    /// Writes a typed record into this thread's record chunk with [`Usage::write_json`].
-    pub(crate) fn serialize_typed<T: Usage + ?Sized>(
-        usage: &T,
-    ) -> Result<PreparedUsage, TrackError> {
-        Self::write_with(|buffer| usage.write_json(buffer))
+        Self::write_with(|buffer| write_json(buffer, usage))
     }
 
     /// Redacts the named fields: the record is read back, redacted and written again (only
@@ -91,7 +94,7 @@ impl PreparedUsage {
             serde_json::from_slice(out).map_err(|e| TrackError::Serialize(e.to_string()))?;
         anonymize::redact(&mut value, fields);
         out.clear();
-        compact_json::write(out, &value).map_err(|e| TrackError::Serialize(e.to_string()))
+        write_json(out, &value).map_err(|e| TrackError::Serialize(e.to_string()))
     }
 
     fn write_with(
@@ -146,6 +149,49 @@ impl IntoUsage for &Map<String, Value> {
 /// Typed records are serialised on the caller, owned or borrowed.
 impl<T: Usage + ?Sized> IntoUsage for &T {
     fn into_prepared(self, ctx: &TrackContext<'_>) -> Result<PreparedUsage, TrackError> {
-        crate::__private::prepare_borrowed(self, ctx)
+        prepare_typed(self, ctx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::value::RawValue;
+
+    /// The bytes `track` stores for a record.
+    fn stored<T: serde::Serialize>(record: &T) -> String {
+        let PreparedUsage(chunk) = PreparedUsage::serialize(record).unwrap();
+        String::from_utf8(chunk.finish().to_vec()).unwrap()
+    }
+
+    /// Pins how a record is written, so that a serde_json upgrade cannot change it unseen:
+    /// compact, in field order, floats shortest, strings escaped, and a `RawValue` field copied
+    /// verbatim (its own spacing kept), as `serde_json::to_vec` writes it.
+    #[test]
+    fn records_are_written_as_serde_json_writes_them_raw_values_verbatim() {
+        #[derive(serde::Serialize)]
+        struct Record<'a> {
+            tokens: i64,
+            ratio: f64,
+            note: &'a str,
+            raw: &'a RawValue,
+            missing: Option<u8>,
+        }
+        let raw = RawValue::from_string(r#"{ "a" : [1,  2.50], "b": "x" }"#.to_owned()).unwrap();
+        let record = Record {
+            tokens: -3,
+            ratio: 12.5,
+            note: "quote \" slash \\ é \u{1}",
+            raw: &raw,
+            missing: None,
+        };
+        let text = stored(&record);
+        assert_eq!(
+            text,
+            r#"{"tokens":-3,"ratio":12.5,"note":"quote \" slash \\ é \u0001","raw":{ "a" : [1,  2.50], "b": "x" },"missing":null}"#
+        );
+        assert_eq!(text.as_bytes(), serde_json::to_vec(&record).unwrap());
+        assert_eq!(stored(&0.1f64), "0.1");
+        assert_eq!(stored(&1e21f64), "1e+21");
     }
 }

@@ -20,8 +20,7 @@
 #[derive(::serde::Serialize, ::serde::Deserialize, ::aicm::Usage)]
 #[usage(
     schema = "{\"steps\":\"List[Dict[str, int]]\",\"tool_calls\":\"Dict[str, List[str]]\",\"outcome\":\"Union[str, int]\",\"cost-center\":\"str\",\"type\":\"Optional[str]\",\"scores\":\"Optional[List[float]]\"}",
-    config_id = "agent-run",
-    write_fields
+    config_id = "agent-run"
 )]
 pub struct AgentRunUsage {
     /// `List[Dict[str, int]]`
@@ -64,8 +63,7 @@ const _: () = {
 #[derive(::serde::Serialize, ::serde::Deserialize, ::aicm::Usage)]
 #[usage(
     schema = "{\"input_tokens\":\"int\",\"output_tokens\":\"int\",\"model\":\"str\",\"cached\":\"bool\",\"latency_ms\":\"Optional[float]\"}",
-    config_id = "chat-completions",
-    write_fields
+    config_id = "chat-completions"
 )]
 pub struct ChatCompletionsUsage {
     /// `int`
@@ -89,7 +87,7 @@ pub struct ChatCompletionsUsage {
 /// sends `{}`. Track a `serde_json::Value` object to send free-form fields.
 #[derive(Debug, Clone, PartialEq)]
 #[derive(::serde::Serialize, ::serde::Deserialize, ::aicm::Usage)]
-#[usage(schema = "{}", config_id = "free-form", write_fields)]
+#[usage(schema = "{}", config_id = "free-form")]
 pub struct FreeFormUsage {}
 
 /// Usage record for the AICostManager config `speech-to-text`.
@@ -99,8 +97,7 @@ pub struct FreeFormUsage {}
 #[derive(::serde::Serialize, ::serde::Deserialize, ::aicm::Usage)]
 #[usage(
     schema = "{\"duration_seconds\":\"float\",\"channels\":\"int\",\"language\":\"Optional[str]\",\"features\":\"List[str]\"}",
-    config_id = "speech-to-text",
-    write_fields
+    config_id = "speech-to-text"
 )]
 pub struct SpeechToTextUsage {
     /// `float`

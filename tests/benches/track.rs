@@ -16,7 +16,7 @@ use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use serde_json::json;
 
 mod records;
-use records::{ChatUsage, ChatUsageFields, ChatUsageSerdeJson, Sample};
+use records::{ChatUsage, Sample};
 
 /// The benchmark record's schema, given to the today's-contract Tracker (the service keeps
 /// none) so that its dynamic case validates as the config-based one does.
@@ -228,21 +228,7 @@ fn typed(c: &mut Criterion) {
         &tracker,
         &context,
     );
-    owned::<ChatUsageFields>(
-        &mut group,
-        "typed_owned_write_fields_5_fields_with_customer_and_context",
-        &api,
-        &tracker,
-        &context,
-    );
-    // The same record through `serde_json::to_writer` instead of aicm's compact JSON writer.
-    owned::<ChatUsageSerdeJson>(
-        &mut group,
-        "typed_owned_serde_json_writer_5_fields_with_customer_and_context",
-        &api,
-        &tracker,
-        &context,
-    );
+
     let model = String::from("gpt-4o-mini");
     group.bench_function("typed_borrowed_5_fields_with_customer_and_context", |b| {
         b.iter_custom(|iters| {

@@ -35,11 +35,9 @@ struct ChatUsage {
 }
 
 /// The same record, borrowed (`&T` goes through the generic `IntoUsage for &T`, the owned
-/// record through its derived impl), and written by the derive's own code (`write_fields`)
-/// where the owned one goes through `Serialize`.
+/// record through its derived impl).
 #[derive(Serialize, Usage)]
 #[usage(
-    write_fields,
     schema = r#"{"input_tokens": "int", "output_tokens": "int", "model": "str", "cached": "bool",
                      "latency_ms": "Optional[float]"}"#
 )]
@@ -52,10 +50,9 @@ struct ChatUsageRef<'a> {
 }
 
 /// `agent-run`: nested generics, a union through `Value`, names that are not identifiers, a
-/// skipped field; written by the derive's own code (`write_fields`).
+/// skipped field.
 #[derive(Serialize, Usage)]
 #[usage(
-    write_fields,
     schema = r#"{"steps": "List[Dict[str, int]]", "tool_calls": "Dict[str, List[str]]",
     "outcome": "Union[str, int]", "cost-center": "str", "type": "Optional[str]",
     "scores": "Optional[List[float]]"}"#

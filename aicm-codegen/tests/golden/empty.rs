@@ -18,7 +18,7 @@
 /// sends `{}`. Track a `serde_json::Value` object to send free-form fields.
 #[derive(Debug, Clone, PartialEq)]
 #[derive(::serde::Serialize, ::serde::Deserialize, ::aicm::Usage)]
-#[usage(schema = "{}", config_id = "absent-schema", write_fields)]
+#[usage(schema = "{}", config_id = "absent-schema")]
 pub struct AbsentSchemaUsage {}
 
 /// Usage record for the AICostManager config `empty-object`.
@@ -29,7 +29,7 @@ pub struct AbsentSchemaUsage {}
 /// sends `{}`. Track a `serde_json::Value` object to send free-form fields.
 #[derive(Debug, Clone, PartialEq)]
 #[derive(::serde::Serialize, ::serde::Deserialize, ::aicm::Usage)]
-#[usage(schema = "{}", config_id = "empty-object", write_fields)]
+#[usage(schema = "{}", config_id = "empty-object")]
 pub struct EmptyObjectUsage {}
 
 /// Usage record for the AICostManager config `null-schema`.
@@ -40,5 +40,5 @@ pub struct EmptyObjectUsage {}
 /// sends `{}`. Track a `serde_json::Value` object to send free-form fields.
 #[derive(Debug, Clone, PartialEq)]
 #[derive(::serde::Serialize, ::serde::Deserialize, ::aicm::Usage)]
-#[usage(schema = "{}", config_id = "null-schema", write_fields)]
+#[usage(schema = "{}", config_id = "null-schema")]
 pub struct NullSchemaUsage {}

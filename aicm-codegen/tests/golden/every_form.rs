@@ -11,8 +11,7 @@
 #[derive(::serde::Serialize, ::serde::Deserialize, ::aicm::Usage)]
 #[usage(
     schema = "{\"count\":\"int\",\"ratio\":\"float\",\"label\":\"str\",\"enabled\":\"bool\",\"items\":\"list\",\"attrs\":\"dict\",\"pair\":\"tuple\",\"unique\":\"set\",\"anything\":\"Any\",\"maybe_anything\":\"Optional[Any]\",\"ints\":\"List[int]\",\"modern_ints\":\"List[int]\",\"by_name\":\"Dict[str, int]\",\"modern_by_name\":\"Dict[str, float]\",\"by_number\":\"Dict[int, str]\",\"by_flag\":\"Dict[bool, float]\",\"by_float\":\"Dict[float, int]\",\"by_anything\":\"Dict[Any, str]\",\"maybe_count\":\"Optional[int]\",\"pipe_none\":\"Optional[int]\",\"union_none\":\"Optional[str]\",\"either\":\"Union[int, str]\",\"pipe_either\":\"Union[bool, float]\"}",
-    config_id = "every-form",
-    write_fields
+    config_id = "every-form"
 )]
 pub struct EveryFormUsage {
     /// `int`

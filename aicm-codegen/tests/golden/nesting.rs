@@ -11,8 +11,7 @@
 #[derive(::serde::Serialize, ::serde::Deserialize, ::aicm::Usage)]
 #[usage(
     schema = "{\"matrix\":\"List[List[float]]\",\"tree\":\"Dict[str, Dict[str, List[int]]]\",\"sparse\":\"List[Dict[str, Optional[List[int]]]]\",\"tagged\":\"Dict[str, List[Union[int, str]]]\",\"choice\":\"Optional[Union[List[int], Dict[str, float], bool]]\",\"nested_union\":\"Union[List[Union[int, str]], Dict[str, Union[bool, float]], str]\",\"maybe_lists\":\"Optional[List[Optional[List[str]]]]\"}",
-    config_id = "deeply-nested",
-    write_fields
+    config_id = "deeply-nested"
 )]
 pub struct DeeplyNestedUsage {
     /// `List[List[float]]`

@@ -1,7 +1,7 @@
 //! Golden files: each `tests/golden/<case>.json` renders to exactly `tests/golden/<case>.rs`.
 //!
 //! After an intended change of the output, regenerate with
-//! `AICM_UPDATE_GOLDEN=1 cargo test -p aicm-codegen --test golden` and review the diff.
+//! `AICM_UPDATE_GOLDEN=1 cargo test -p aicm-codegen --test it golden` and review the diff.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,5 @@
 //! The shared background delivery queue: bounded, batched, retried, accounted for.
 
-pub(crate) mod body_arena;
 pub(crate) mod health;
 pub(crate) mod options;
 pub(crate) mod queue;

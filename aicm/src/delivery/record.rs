@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::wire::{Contract, Frame};
 use crate::tracker::TrackerCore;
-use crate::usage::{PreparedUsage, compact_json};
+use crate::usage::{PreparedUsage, write_json};
 
 /// The id the server deduplicates a record on: fixed when `track` is called, never changed by a
 /// retry. Displays as 32 lowercase hex digits (a v4 UUID without dashes), or as the id given to
@@ -154,7 +154,7 @@ pub(crate) struct QueuedRecord {
     /// The usage object's JSON, then the customer key and `,"context":…` when given (the
     /// customer key under the contract's name, [`Contract::customer_key_member`]): serialised
     /// by `track` (see [`PreparedUsage`] for why), and packed with the bodies before and after
-    /// it ([`body_arena`](super::body_arena)).
+    /// it (`usage::body_arena`).
     pub body: Bytes,
 }
 
@@ -189,11 +189,14 @@ impl QueuedRecord {
         let out = chunk.bytes();
         if let Some(key) = customer_key {
             out.extend_from_slice(contract.customer_key_member());
-            compact_json::write_str(out, key);
+            if let Err(e) = write_json(out, key) {
+                chunk.abandon();
+                return Err(e);
+            }
         }
         if let Some(context) = context {
             out.extend_from_slice(b",\"context\":");
-            if let Err(e) = compact_json::write(out, context) {
+            if let Err(e) = write_json(out, context) {
                 chunk.abandon();
                 return Err(e);
             }
@@ -296,7 +299,8 @@ pub struct FailedRecord {
 }
 
 pub(crate) fn write_json_str(out: &mut Vec<u8>, s: &str) {
-    compact_json::write_str(out, s);
+    // A string always serialises, and writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 /// RFC 3339 in UTC with microseconds and an explicit `+00:00`, as the Python SDK sends.

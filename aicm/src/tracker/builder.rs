@@ -18,7 +18,7 @@ use crate::delivery::send::{LimitsHook, Sender, Transport};
 use crate::delivery::wire::{Contract, Protocol};
 use crate::delivery::worker::Worker;
 use crate::settings::{Settings, SettingsOverrides};
-use crate::tracker::context::LiveSchema;
+use crate::usage::LiveSchema;
 
 pub(crate) type Callback<T> = Box<dyn Fn(&T) + Send + Sync + 'static>;
 

@@ -2,7 +2,6 @@
 //! worker.
 
 mod builder;
-mod context;
 mod limits;
 mod options;
 mod protocol;
@@ -15,7 +14,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 pub use builder::TrackerBuilder;
-pub use context::TrackContext;
 pub use options::TrackOptions;
 
 use crate::delivery::health::DeliveryHealth;
@@ -26,9 +24,9 @@ use crate::delivery::registry;
 use crate::delivery::send::Receipt;
 use crate::delivery::wire::{Contract, Protocol};
 use crate::delivery::worker::Worker;
+use crate::usage::{LiveSchema, TrackContext};
 use crate::{Error, FlushError, IntoUsage, TrackError};
 use builder::Callback;
-use context::LiveSchema;
 
 /// Records usage for one config and service and delivers it in the background.
 ///

@@ -4,7 +4,6 @@ mod derive_check;
 mod derive_consts;
 mod derive_crate_path;
 mod derive_generic;
-mod derive_json;
 mod derive_ui;
 mod json_schema;
 mod tracker_recording;

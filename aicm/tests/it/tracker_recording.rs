@@ -370,7 +370,8 @@ fn an_owned_record_need_not_be_send_or_static() {
         },
     };
     tracker.track(usage()).unwrap();
-    tracker.track(&usage()).unwrap();
+    let borrowed = usage();
+    tracker.track(&borrowed).unwrap();
     let records = recording.records();
     assert_eq!(records.len(), 2);
     assert!(records.iter().all(|r| r.usage == json!({"tokens": 3})));

@@ -20,17 +20,11 @@ struct Unknown {
     tokens: u32,
 }
 
+/// The retired `write_fields` flag (records are serialised by serde_json) is unknown.
 #[derive(Serialize, Usage)]
-#[usage(schema = r#"{"tokens": "int"}"#, write_fields = true)]
-struct FlagWithValue {
+#[usage(schema = r#"{"tokens": "int"}"#, write_fields)]
+struct RetiredFlag {
     tokens: u32,
-}
-
-/// A generic struct is written through its `Serialize`.
-#[derive(Serialize, Usage)]
-#[usage(schema = r#"{"tokens": "int"}"#, write_fields, write_fields)]
-struct Generic<T> {
-    tokens: T,
 }
 
 fn main() {}
