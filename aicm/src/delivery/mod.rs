@@ -7,6 +7,7 @@ pub(crate) mod record;
 pub(crate) mod registry;
 pub(crate) mod retry;
 pub(crate) mod send;
+pub(crate) mod signal;
 #[cfg(feature = "spool")]
 pub(crate) mod spooled;
 pub(crate) mod wire;

@@ -5,12 +5,13 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 use super::health::DeliveryHealth;
 use super::options::OnFull;
 use super::record::QueuedRecord;
+use super::signal::{How, Signal};
 use crate::{FlushError, TrackError};
 
 /// Record and request counters; only `batches_sent` and `retries` count requests.
@@ -46,8 +47,6 @@ struct State {
     /// No Tracker uses the worker any more: deliver what is left, then stop.
     closing: bool,
     worker_alive: bool,
-    room_waiters: usize,
-    progress_waiters: usize,
 }
 
 impl State {
@@ -96,10 +95,10 @@ pub(crate) struct Queue {
     state: Mutex<State>,
     capacity: usize,
     max_batch: usize,
-    room: Condvar,
-    progress: Condvar,
-    room_async: Notify,
-    progress_async: Notify,
+    /// Room freed in the queue, or it closed (`OnFull::Block` waits on it).
+    room: Signal,
+    /// Records settled, or the worker stopped (`flush` waits on it).
+    progress: Signal,
     /// Wakes the worker: a batch is due, a flush is wanted, or the worker should stop.
     pub work: Notify,
 }
@@ -126,15 +125,11 @@ impl Queue {
                 urgent_below: 0,
                 closing: false,
                 worker_alive: true,
-                room_waiters: 0,
-                progress_waiters: 0,
             }),
             capacity: capacity.max(1),
             max_batch: max_batch.max(1),
-            room: Condvar::new(),
-            progress: Condvar::new(),
-            room_async: Notify::new(),
-            progress_async: Notify::new(),
+            room: Signal::default(),
+            progress: Signal::default(),
             work: Notify::new(),
         }
     }
@@ -180,62 +175,22 @@ impl Queue {
         })
     }
 
-    /// Blocks the calling thread until the queue has room, `deadline` passes or it closes.
-    pub fn wait_for_room(&self, deadline: Option<Instant>) -> BlockOutcome {
-        let mut state = self.state.lock();
-        state.room_waiters += 1;
-        let outcome = loop {
+    /// Waits (as `how` says) until the queue has room, `deadline` passes or it closes.
+    pub async fn wait_for_room(&self, how: How, deadline: Option<Instant>) -> BlockOutcome {
+        let room = || {
+            let state = self.state.lock();
             if state.closing || !state.worker_alive {
-                break BlockOutcome::Closed;
-            }
-            if state.records.len() < self.capacity {
-                break BlockOutcome::Room;
-            }
-            match deadline {
-                Some(deadline) => {
-                    if self.room.wait_until(&mut state, deadline).timed_out()
-                        && state.records.len() >= self.capacity
-                    {
-                        break BlockOutcome::TimedOut;
-                    }
-                }
-                None => self.room.wait(&mut state),
+                Some(BlockOutcome::Closed)
+            } else if state.records.len() < self.capacity {
+                Some(BlockOutcome::Room)
+            } else {
+                None
             }
         };
-        state.room_waiters -= 1;
-        outcome
-    }
-
-    /// Awaits room without blocking the executor thread.
-    pub async fn wait_for_room_async(&self, deadline: Option<Instant>) -> BlockOutcome {
-        loop {
-            let notified = self.room_async.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            {
-                let state = self.state.lock();
-                if state.closing || !state.worker_alive {
-                    return BlockOutcome::Closed;
-                }
-                if state.records.len() < self.capacity {
-                    return BlockOutcome::Room;
-                }
-            }
-            match deadline {
-                Some(deadline) => {
-                    let sleep = tokio::time::sleep_until(deadline.into());
-                    tokio::select! {
-                        _ = notified => {}
-                        _ = sleep => {
-                            if self.state.lock().records.len() >= self.capacity {
-                                return BlockOutcome::TimedOut;
-                            }
-                        }
-                    }
-                }
-                None => notified.await,
-            }
-        }
+        self.room
+            .wait(how, deadline, room)
+            .await
+            .unwrap_or(BlockOutcome::TimedOut)
     }
 
     /// What the worker should do next.
@@ -277,12 +232,8 @@ impl Queue {
             },
         );
         state.in_flight += batch.len();
-        let wake_room = state.room_waiters > 0;
         drop(state);
-        if wake_room {
-            self.room.notify_all();
-        }
-        self.room_async.notify_waiters();
+        self.room.notify();
         NextBatch::Send(flight, batch)
     }
 
@@ -320,13 +271,9 @@ impl Queue {
                 state.flights.remove(&flight);
             }
         }
-        let wake = state.progress_waiters > 0;
         let stop_ready = state.closing && state.in_flight == 0 && state.records.is_empty();
         drop(state);
-        if wake {
-            self.progress.notify_all();
-        }
-        self.progress_async.notify_waiters();
+        self.progress.notify();
         if stop_ready {
             self.work.notify_one();
         }
@@ -354,63 +301,26 @@ impl Queue {
         target
     }
 
-    /// Blocks until every record accepted before the call is settled, or `timeout`.
-    pub fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
+    /// Waits (as `how` says) until every record accepted before the call is settled, or
+    /// `timeout`.
+    pub async fn flush(&self, how: How, timeout: Duration) -> Result<(), FlushError> {
         let target = self.flush_target();
         self.work.notify_one();
-        let deadline = Instant::now() + timeout;
-        let mut state = self.state.lock();
-        state.progress_waiters += 1;
-        let result = loop {
-            if state.settled_below(target) {
-                break Ok(());
-            }
-            if !state.worker_alive || self.progress.wait_until(&mut state, deadline).timed_out() {
-                if state.settled_below(target) {
-                    break Ok(());
-                }
-                break Err(FlushError {
-                    pending: state.pending_below(target),
-                    timeout,
-                });
-            }
+        let done = || {
+            let state = self.state.lock();
+            (state.settled_below(target) || !state.worker_alive).then_some(())
         };
-        state.progress_waiters -= 1;
-        result
-    }
-
-    /// Awaits what [`Queue::flush`] blocks for.
-    pub async fn flush_async(&self, timeout: Duration) -> Result<(), FlushError> {
-        let target = self.flush_target();
-        self.work.notify_one();
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let notified = self.progress_async.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            {
-                let state = self.state.lock();
-                if state.settled_below(target) {
-                    return Ok(());
-                }
-                if !state.worker_alive {
-                    return Err(FlushError {
-                        pending: state.pending_below(target),
-                        timeout,
-                    });
-                }
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                let state = self.state.lock();
-                if state.settled_below(target) {
-                    return Ok(());
-                }
-                return Err(FlushError {
-                    pending: state.pending_below(target),
-                    timeout,
-                });
-            }
+        self.progress
+            .wait(how, Some(Instant::now() + timeout), done)
+            .await;
+        let state = self.state.lock();
+        if state.settled_below(target) {
+            return Ok(());
         }
+        Err(FlushError {
+            pending: state.pending_below(target),
+            timeout,
+        })
     }
 
     /// No Tracker uses the worker any more: new pushes are refused, the rest is delivered.
@@ -429,10 +339,8 @@ impl Queue {
 
     fn wake_everyone(&self) {
         self.work.notify_one();
-        self.room.notify_all();
-        self.progress.notify_all();
-        self.room_async.notify_waiters();
-        self.progress_async.notify_waiters();
+        self.room.notify();
+        self.progress.notify();
     }
 
     pub fn is_closing(&self) -> bool {
@@ -471,6 +379,7 @@ mod tests {
 
     use super::*;
     use crate::delivery::record::ResponseId;
+    use crate::delivery::signal::run_blocking;
     use crate::tracker::TrackerCore;
 
     fn record(core: &Arc<TrackerCore>) -> QueuedRecord {
@@ -549,7 +458,7 @@ mod tests {
         assert_eq!((h.in_flight, h.queue_size), (4, 2));
         // A flush in progress makes the partial batch due now.
         assert_eq!(
-            q.flush(Duration::from_millis(1)),
+            run_blocking(q.flush(How::Block, Duration::from_millis(1))),
             Err(FlushError {
                 pending: 6,
                 timeout: Duration::from_millis(1)
@@ -564,7 +473,7 @@ mod tests {
         let h = balanced(&q);
         assert_eq!((h.total_sent, h.total_failed, h.in_flight), (5, 1, 0));
         assert_eq!(h.last_error.as_deref(), Some("HTTP 422: bad"));
-        assert_eq!(q.flush(Duration::from_millis(1)), Ok(()));
+        assert_eq!(run_blocking(q.flush(How::Block, Duration::from_millis(1))), Ok(()));
     }
 
     #[test]
@@ -595,11 +504,11 @@ mod tests {
         assert!(q.try_push(record(&core), OnFull::Block).is_ok());
         let waiter = {
             let q = q.clone();
-            std::thread::spawn(move || q.wait_for_room(None))
+            std::thread::spawn(move || run_blocking(q.wait_for_room(How::Block, None)))
         };
         // Poll (with a deadline) until the producer is parked, then free a slot.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while q.state.lock().room_waiters == 0 {
+        while !q.room.has_waiters() {
             assert!(
                 std::time::Instant::now() < deadline,
                 "producer never blocked"

@@ -8,13 +8,14 @@ use std::sync::Arc;
 use std::thread::{JoinHandle, ThreadId};
 use std::time::Duration;
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 use tokio::sync::Semaphore;
 
 use super::health;
 use super::options::DeliveryOptions;
 use super::queue::{NextBatch, Queue};
 use super::send::Sender;
+use super::signal::{How, Signal};
 use crate::Error;
 
 /// A running worker, shared (through the registry) by every Tracker with the same settings.
@@ -32,12 +33,11 @@ pub(crate) struct Worker {
     pub spool: Option<Arc<super::spooled::SpoolDriver>>,
 }
 
-/// Set when the worker thread has finished, for waiters with and without a runtime.
+/// Set when the worker thread has finished.
 #[derive(Default)]
 struct Exited {
-    done: Mutex<bool>,
-    cond: Condvar,
-    notify: tokio::sync::Notify,
+    done: std::sync::atomic::AtomicBool,
+    signal: Signal,
 }
 
 impl Worker {
@@ -90,9 +90,10 @@ impl Worker {
                 drop(runtime);
                 thread_queue.mark_worker_stopped();
                 health::retire(&thread_queue);
-                *thread_exited.done.lock() = true;
-                thread_exited.cond.notify_all();
-                thread_exited.notify.notify_waiters();
+                thread_exited
+                    .done
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                thread_exited.signal.notify();
                 tracing::debug!("aicm delivery worker stopped");
             })
             .map_err(|e| Error::Worker(format!("could not spawn the delivery thread: {e}")))?;
@@ -136,41 +137,96 @@ impl Worker {
         std::thread::current().id() == self.thread_id
     }
 
-    /// Waits (blocking) up to `timeout` for the thread to finish, then joins it. Never waits on
-    /// the worker's own thread.
-    pub fn wait_stopped(&self, timeout: Duration) -> bool {
+    /// Waits (as `how` says) up to `timeout` for the thread to finish; a blocking waiter also
+    /// joins it. Never waits on the worker's own thread.
+    pub async fn wait_stopped(&self, how: How, timeout: Duration) -> bool {
         if self.is_current_thread() {
             return false;
         }
-        let mut done = self.exited.done.lock();
-        if !*done {
-            let _ = self.exited.cond.wait_for(&mut done, timeout);
-        }
-        let finished = *done;
-        drop(done);
-        if finished && let Some(handle) = self.thread.lock().take() {
+        let done = || {
+            self.exited
+                .done
+                .load(std::sync::atomic::Ordering::SeqCst)
+                .then_some(())
+        };
+        let finished = self
+            .exited
+            .signal
+            .wait(how, Some(std::time::Instant::now() + timeout), done)
+            .await
+            .is_some();
+        if finished
+            && how == How::Block
+            && let Some(handle) = self.thread.lock().take()
+        {
             let _ = handle.join();
         }
         finished
     }
 
-    /// Awaits up to `timeout` for the thread to finish (it is then about to exit; not joined).
-    pub async fn wait_stopped_async(&self, timeout: Duration) -> bool {
+    /// Runs `task` on the worker's runtime (where its HTTP client lives) and waits for its
+    /// output as `how` says, at most `timeout`. `None` when the time ran out or the worker
+    /// stopped before the task finished. Never waits on the worker's own thread.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        how: How,
+        timeout: Option<Duration>,
+        task: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> Option<T> {
         if self.is_current_thread() {
-            return false;
+            return None;
         }
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let notified = self.exited.notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if *self.exited.done.lock() {
-                return true;
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return *self.exited.done.lock();
-            }
+        let slot = Arc::new(Slot::<T>::default());
+        let filler = SlotFiller(slot.clone());
+        self.runtime.spawn(async move {
+            let out = task.await;
+            *filler.0.value.lock() = Some(out);
+            // `filler` drops here (or with the task, if the runtime shuts down first) and
+            // wakes the waiter either way.
+        });
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        slot.signal
+            .wait(how, deadline, || {
+                let value = slot.value.lock().take();
+                match value {
+                    Some(v) => Some(Some(v)),
+                    None => slot
+                        .ended
+                        .load(std::sync::atomic::Ordering::SeqCst)
+                        .then_some(None),
+                }
+            })
+            .await
+            .flatten()
+    }
+}
+
+/// Where [`Worker::run`]'s task leaves its output.
+struct Slot<T> {
+    value: Mutex<Option<T>>,
+    ended: std::sync::atomic::AtomicBool,
+    signal: Signal,
+}
+
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Slot {
+            value: Mutex::new(None),
+            ended: std::sync::atomic::AtomicBool::new(false),
+            signal: Signal::default(),
         }
+    }
+}
+
+/// Marks the slot ended when the task finishes or is dropped unfinished.
+struct SlotFiller<T>(Arc<Slot<T>>);
+
+impl<T> Drop for SlotFiller<T> {
+    fn drop(&mut self) {
+        self.0
+            .ended
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.0.signal.notify();
     }
 }
 

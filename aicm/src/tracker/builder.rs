@@ -15,6 +15,7 @@ use crate::delivery::record::{DiscardedRecord, FailedRecord};
 use crate::delivery::registry::{self, WorkerKey};
 use crate::delivery::retry::Backoff;
 use crate::delivery::send::{LimitsHook, Sender, Transport};
+use crate::delivery::signal::{How, run_blocking};
 use crate::delivery::wire::{Contract, Protocol};
 use crate::delivery::worker::Worker;
 use crate::settings::{Settings, SettingsOverrides};
@@ -330,11 +331,20 @@ impl TrackerBuilder {
     /// [`TrackerBuilder::build_async`] (calling this inside a runtime works, but blocks that
     /// executor thread).
     pub fn build(self) -> Result<Tracker, Error> {
+        run_blocking(self.build_in(How::Block))
+    }
+
+    /// Builds the Tracker without blocking the executor. Works on any tokio runtime.
+    pub async fn build_async(self) -> Result<Tracker, Error> {
+        self.build_in(How::Await).await
+    }
+
+    async fn build_in(self, how: How) -> Result<Tracker, Error> {
         let (prepared, worker) = self.prepare()?;
-        if !prepared.needs_loading(&worker, true) {
+        if !prepared.needs_loading(&worker, how == How::Block) {
             return prepared.finish(worker, Ok(None));
         }
-        if worker.is_current_thread() {
+        if how == How::Block && worker.is_current_thread() {
             registry::release(&worker);
             return Err(Error::Worker(
                 "a Tracker cannot be built synchronously inside a delivery callback; use \
@@ -342,33 +352,10 @@ impl TrackerBuilder {
                     .to_owned(),
             ));
         }
-        let (tx, rx) = std::sync::mpsc::channel();
-        let load = prepared.load(&worker);
-        worker.runtime.spawn(async move {
-            let _ = tx.send(load.await);
-        });
-        let loaded = match rx.recv() {
-            Ok(result) => result,
-            Err(_) => Err(Error::Worker("the delivery worker stopped".to_owned())),
-        };
-        prepared.finish(worker, loaded)
-    }
-
-    /// Builds the Tracker without blocking the executor. Works on any tokio runtime.
-    pub async fn build_async(self) -> Result<Tracker, Error> {
-        let (prepared, worker) = self.prepare()?;
-        if !prepared.needs_loading(&worker, false) {
-            return prepared.finish(worker, Ok(None));
-        }
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let load = prepared.load(&worker);
-        worker.runtime.spawn(async move {
-            let _ = tx.send(load.await);
-        });
-        let loaded = match rx.await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Worker("the delivery worker stopped".to_owned())),
-        };
+        let loaded = worker
+            .run(how, None, prepared.load(&worker))
+            .await
+            .unwrap_or_else(|| Err(Error::Worker("the delivery worker stopped".to_owned())));
         prepared.finish(worker, loaded)
     }
 

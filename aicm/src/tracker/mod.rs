@@ -22,6 +22,7 @@ use crate::delivery::queue::{BlockOutcome, Pushed, Refused};
 use crate::delivery::record::{DiscardedRecord, FailedRecord, QueuedRecord, ResponseId};
 use crate::delivery::registry;
 use crate::delivery::send::Receipt;
+use crate::delivery::signal::{How, run_blocking};
 use crate::delivery::wire::{Contract, Protocol};
 use crate::delivery::worker::Worker;
 use crate::usage::{LiveSchema, TrackContext};
@@ -184,9 +185,7 @@ impl Tracker {
         if let Some(driver) = self.spool_driver() {
             return spooled::track(self, driver, record);
         }
-        let id = record.response_id.clone();
-        self.enqueue(record)?;
-        Ok(id)
+        run_blocking(self.enqueue(record, How::Block))
     }
 
     /// [`Tracker::track_with`] for async code: a full queue under `OnFull::Block` is awaited,
@@ -201,9 +200,7 @@ impl Tracker {
         if let Some(driver) = self.spool_driver() {
             return spooled::track_async(self, driver, record).await;
         }
-        let id = record.response_id.clone();
-        self.enqueue_async(record).await?;
-        Ok(id)
+        self.enqueue(record, How::Await).await
     }
 
     /// Sends one record now, bypassing the queue, and returns the server's answer: for
@@ -216,17 +213,22 @@ impl Tracker {
     ) -> Result<Receipt, TrackError> {
         let record = self.prepare(usage, options)?;
         let sender = self.inner.worker.sender.clone();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.inner.worker.runtime.spawn(async move {
-            let _ = tx.send(sender.deliver_one(record).await);
-        });
-        match rx.await {
-            Ok(Ok(receipt)) => Ok(receipt),
-            Ok(Err(failure)) => Err(TrackError::Delivery {
+        let answer = self
+            .inner
+            .worker
+            .run(
+                How::Await,
+                None,
+                async move { sender.deliver_one(record).await },
+            )
+            .await;
+        match answer {
+            Some(Ok(receipt)) => Ok(receipt),
+            Some(Err(failure)) => Err(TrackError::Delivery {
                 status: failure.status,
                 message: failure.message,
             }),
-            Err(_) => Err(TrackError::Closed),
+            None => Err(TrackError::Closed),
         }
     }
 
@@ -245,69 +247,61 @@ impl Tracker {
     /// Waits until every record accepted before the call is delivered or failed. `Err` says how
     /// many are still pending. Blocks the calling thread.
     pub fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
-        if self.inner.worker.is_current_thread() {
-            return self.flush_within(Duration::ZERO);
-        }
-        self.flush_within(timeout)
+        run_blocking(self.flush_in(How::Block, timeout))
     }
 
     /// [`Tracker::flush`] without blocking the executor.
     pub async fn flush_async(&self, timeout: Duration) -> Result<(), FlushError> {
-        #[cfg(feature = "spool")]
-        if let Some(driver) = self.spool_driver() {
-            return spooled::flush_async(&self.inner.worker, driver, timeout).await;
-        }
-        self.inner.worker.queue.flush_async(timeout).await
+        self.flush_in(How::Await, timeout).await
     }
 
     /// With a spool, every row this process stored before the call is acknowledged or failed
-    /// (by any process sharing the file); else the queue is drained.
-    fn flush_within(&self, timeout: Duration) -> Result<(), FlushError> {
+    /// (by any process sharing the file); else the queue is drained. Inside a delivery
+    /// callback (on the worker's thread) it does not wait: waiting there would never end.
+    async fn flush_in(&self, how: How, timeout: Duration) -> Result<(), FlushError> {
+        let timeout = if how == How::Block && self.inner.worker.is_current_thread() {
+            Duration::ZERO
+        } else {
+            timeout
+        };
         #[cfg(feature = "spool")]
         if let Some(driver) = self.spool_driver() {
-            return spooled::flush(&self.inner.worker, driver, timeout);
+            return match how {
+                How::Block => spooled::flush(&self.inner.worker, driver, timeout),
+                How::Await => spooled::flush_async(&self.inner.worker, driver, timeout).await,
+            };
         }
-        self.inner.worker.queue.flush(timeout)
+        self.inner.worker.queue.flush(how, timeout).await
     }
 
     /// Delivers everything queued (bounded by the close timeout, 30 s by default) and closes
     /// this Tracker and all its clones; `track` then returns [`TrackError::Closed`]. The worker
     /// stops once no Tracker uses it. Closing twice is fine. Blocks the calling thread.
     pub fn close(&self) -> Result<(), Error> {
-        if self.inner.closed.swap(true, Ordering::AcqRel) {
-            return Ok(());
-        }
-        let worker = &self.inner.worker;
-        let timeout = if worker.is_current_thread() {
-            Duration::ZERO
-        } else {
-            self.inner.close_timeout
-        };
-        let flushed = self.flush_within(timeout);
-        self.flush_ini_blocking();
-        if registry::release(worker) && flushed.is_ok() {
-            worker.wait_stopped(Duration::from_secs(5));
-        }
-        flushed.map_err(Error::Flush)
+        run_blocking(self.close_in(How::Block))
     }
 
     /// [`Tracker::close`] without blocking the executor.
     pub async fn close_async(&self) -> Result<(), Error> {
+        self.close_in(How::Await).await
+    }
+
+    async fn close_in(&self, how: How) -> Result<(), Error> {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
         let worker = &self.inner.worker;
-        let flushed = self.flush_async(self.inner.close_timeout).await;
+        let flushed = self.flush_in(how, self.inner.close_timeout).await;
+        // The last triggered limits seen reach AICM.INI before the worker stops.
         if let Some(store) = self.inner.core.store.clone() {
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            worker.runtime.spawn(async move {
-                store.flush_ini().await;
-                let _ = tx.send(());
-            });
-            let _ = rx.await;
+            worker
+                .run(how, Some(Duration::from_secs(10)), async move {
+                    store.flush_ini().await;
+                })
+                .await;
         }
         if registry::release(worker) && flushed.is_ok() {
-            worker.wait_stopped_async(Duration::from_secs(5)).await;
+            worker.wait_stopped(how, Duration::from_secs(5)).await;
         }
         flushed.map_err(Error::Flush)
     }
@@ -330,24 +324,21 @@ impl Tracker {
                 "refresh cannot block inside a delivery callback; use refresh_async".to_owned(),
             ));
         }
-        let (tx, rx) = std::sync::mpsc::channel();
-        let tracker = self.clone();
-        self.inner.worker.runtime.spawn(async move {
-            let _ = tx.send(tracker.refresh_here().await);
-        });
-        rx.recv()
-            .unwrap_or_else(|_| Err(Error::Worker("the delivery worker stopped".to_owned())))
+        run_blocking(self.refresh_in(How::Block))
     }
 
     /// [`Tracker::refresh`] without blocking the executor.
     pub async fn refresh_async(&self) -> Result<(), Error> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.refresh_in(How::Await).await
+    }
+
+    async fn refresh_in(&self, how: How) -> Result<(), Error> {
         let tracker = self.clone();
-        self.inner.worker.runtime.spawn(async move {
-            let _ = tx.send(tracker.refresh_here().await);
-        });
-        rx.await
-            .unwrap_or_else(|_| Err(Error::Worker("the delivery worker stopped".to_owned())))
+        self.inner
+            .worker
+            .run(how, None, async move { tracker.refresh_here().await })
+            .await
+            .unwrap_or_else(|| Err(Error::Worker("the delivery worker stopped".to_owned())))
     }
 
     /// Runs on the worker's runtime, where the HTTP client lives.
@@ -384,22 +375,6 @@ impl Tracker {
         let mut health = self.inner.worker.queue.health();
         health.protocol = Some(self.protocol());
         health
-    }
-
-    /// Lets the last triggered limits reach `AICM.INI` before the worker stops.
-    fn flush_ini_blocking(&self) {
-        let Some(store) = self.inner.core.store.clone() else {
-            return;
-        };
-        if self.inner.worker.is_current_thread() {
-            return;
-        }
-        let (tx, rx) = std::sync::mpsc::channel();
-        self.inner.worker.runtime.spawn(async move {
-            store.flush_ini().await;
-            let _ = tx.send(());
-        });
-        let _ = rx.recv_timeout(Duration::from_secs(10));
     }
 
     fn prepare(
@@ -495,11 +470,16 @@ impl Tracker {
         self.inner.block_timeout.map(|t| Instant::now() + t)
     }
 
-    fn enqueue(&self, mut record: QueuedRecord) -> Result<(), TrackError> {
+    /// Pushes a prepared record under the `OnFull` policy; under `Block` a full queue is
+    /// waited out as `how` says.
+    async fn enqueue(&self, mut record: QueuedRecord, how: How) -> Result<ResponseId, TrackError> {
+        let id = record.response_id.clone();
         let queue = &self.inner.worker.queue;
-        // Waiting on the worker's own thread (inside a callback) would never end.
+        // Blocking on the worker's own thread (inside a callback) would never end.
         let policy = match self.inner.on_full {
-            OnFull::Block if self.inner.worker.is_current_thread() => OnFull::Raise,
+            OnFull::Block if how == How::Block && self.inner.worker.is_current_thread() => {
+                OnFull::Raise
+            }
             other => other,
         };
         let deadline = self.block_deadline();
@@ -507,36 +487,10 @@ impl Tracker {
             match queue.try_push(record, policy) {
                 Ok(pushed) => {
                     self.report_displaced(pushed);
-                    return Ok(());
+                    return Ok(id);
                 }
                 Err(Refused::Full(back)) if policy == OnFull::Block => {
-                    match queue.wait_for_room(deadline) {
-                        BlockOutcome::Room => record = back,
-                        BlockOutcome::TimedOut => {
-                            return Err(TrackError::QueueFull {
-                                capacity: queue.capacity(),
-                            });
-                        }
-                        BlockOutcome::Closed => return Err(TrackError::Closed),
-                    }
-                }
-                Err(refused) => return Err(refused.into_error(queue.capacity())),
-            }
-        }
-    }
-
-    async fn enqueue_async(&self, mut record: QueuedRecord) -> Result<(), TrackError> {
-        let queue = &self.inner.worker.queue;
-        let policy = self.inner.on_full;
-        let deadline = self.block_deadline();
-        loop {
-            match queue.try_push(record, policy) {
-                Ok(pushed) => {
-                    self.report_displaced(pushed);
-                    return Ok(());
-                }
-                Err(Refused::Full(back)) if policy == OnFull::Block => {
-                    match queue.wait_for_room_async(deadline).await {
+                    match queue.wait_for_room(how, deadline).await {
                         BlockOutcome::Room => record = back,
                         BlockOutcome::TimedOut => {
                             return Err(TrackError::QueueFull {
@@ -606,7 +560,7 @@ impl Drop for TrackerInner {
         }
         if !self.drop_timeout.is_zero()
             && !self.worker.is_current_thread()
-            && let Err(e) = self.worker.queue.flush(self.drop_timeout)
+            && let Err(e) = run_blocking(self.worker.queue.flush(How::Block, self.drop_timeout))
         {
             tracing::warn!(
                 pending = e.pending,

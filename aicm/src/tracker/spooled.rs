@@ -317,7 +317,10 @@ pub(super) fn flush(
 ) -> Result<(), FlushError> {
     let start = Instant::now();
     let spooled = driver.shared.flush(timeout);
-    let memory = worker.queue.flush(timeout.saturating_sub(start.elapsed()));
+    let memory = crate::delivery::signal::run_blocking(worker.queue.flush(
+        crate::delivery::signal::How::Block,
+        timeout.saturating_sub(start.elapsed()),
+    ));
     combine(spooled, memory, timeout)
 }
 
@@ -331,7 +334,10 @@ pub(super) async fn flush_async(
     let spooled = driver.shared.flush_async(timeout).await;
     let memory = worker
         .queue
-        .flush_async(timeout.saturating_sub(start.elapsed()))
+        .flush(
+            crate::delivery::signal::How::Await,
+            timeout.saturating_sub(start.elapsed()),
+        )
         .await;
     combine(spooled, memory, timeout)
 }
