@@ -369,10 +369,7 @@ impl Queue {
                 if state.settled_below(target) {
                     break Ok(());
                 }
-                break Err(FlushError {
-                    pending: state.pending_below(target),
-                    timeout,
-                });
+                break Err(FlushError::new(state.pending_below(target), timeout));
             }
         };
         state.progress_waiters -= 1;
@@ -394,10 +391,7 @@ impl Queue {
                     return Ok(());
                 }
                 if !state.worker_alive {
-                    return Err(FlushError {
-                        pending: state.pending_below(target),
-                        timeout,
-                    });
+                    return Err(FlushError::new(state.pending_below(target), timeout));
                 }
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
@@ -405,10 +399,7 @@ impl Queue {
                 if state.settled_below(target) {
                     return Ok(());
                 }
-                return Err(FlushError {
-                    pending: state.pending_below(target),
-                    timeout,
-                });
+                return Err(FlushError::new(state.pending_below(target), timeout));
             }
         }
     }
@@ -550,10 +541,7 @@ mod tests {
         // A flush in progress makes the partial batch due now.
         assert_eq!(
             q.flush(Duration::from_millis(1)),
-            Err(FlushError {
-                pending: 6,
-                timeout: Duration::from_millis(1)
-            })
+            Err(FlushError::new(6, Duration::from_millis(1)))
         );
         let NextBatch::Send(f2, b2) = q.next_batch(Duration::from_secs(60)) else {
             panic!("flush makes the rest due");
