@@ -63,8 +63,8 @@ fn host_id() -> String {
     format!("{hostname}/{boot}/{pidns}")
 }
 
-/// The start time of process `pid`: `Ok(None)` when no such process runs, `Err` when it
-/// cannot be told (no `/proc`, unreadable).
+/// The start time of process `pid`: `Ok(None)` when no such process runs (or only its zombie
+/// is left), `Err` when it cannot be told (no `/proc`, unreadable).
 pub(crate) fn start_time(pid: u32) -> std::io::Result<Option<i64>> {
     let text = match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(text) => text,
@@ -84,9 +84,13 @@ pub(crate) fn start_time(pid: u32) -> std::io::Result<Option<i64>> {
         .rfind(')')
         .map(|i| &text[i + 1..])
         .ok_or_else(|| std::io::Error::other("unexpected /proc stat format"))?;
-    after
-        .split_whitespace()
-        .nth(19)
+    let mut fields = after.split_whitespace();
+    // A zombie (exited, not yet reaped) or dead task runs nothing any more.
+    if matches!(fields.next(), Some("Z" | "X" | "x")) {
+        return Ok(None);
+    }
+    fields
+        .nth(18)
         .and_then(|f| f.parse::<i64>().ok())
         .map(Some)
         .ok_or_else(|| std::io::Error::other("unexpected /proc stat format"))
@@ -148,7 +152,12 @@ mod tests {
         let pid = child.id();
         let started = start_time(pid).ok().flatten();
         child.wait().unwrap();
-        assert!(is_gone(&row(pid, started.or(Some(1)), 1_000_000), me, 1_000_000, 10_000));
+        assert!(is_gone(
+            &row(pid, started.or(Some(1)), 1_000_000),
+            me,
+            1_000_000,
+            10_000
+        ));
     }
 
     #[test]

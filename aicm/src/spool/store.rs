@@ -526,10 +526,8 @@ pub(crate) fn heartbeat(
          ON CONFLICT (owner) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
     )?
     .execute(params![owner, me.host, me.pid, me.started, now])?;
-    conn.prepare_cached(
-        "UPDATE spool SET lease_until = ?2 WHERE owner = ?1 AND state = 'claimed'",
-    )?
-    .execute(params![owner, lease_until])
+    conn.prepare_cached("UPDATE spool SET lease_until = ?2 WHERE owner = ?1 AND state = 'claimed'")?
+        .execute(params![owner, lease_until])
 }
 
 /// Removes `owner` from the registry (its loop stopped; it holds nothing any more).

@@ -345,7 +345,8 @@ fn combine(
         (Ok(()), Ok(())) => Ok(()),
         (a, b) => {
             let (a, b) = (a.err(), b.err());
-            let sum = |f: fn(&FlushError) -> usize| a.as_ref().map_or(0, f) + b.as_ref().map_or(0, f);
+            let sum =
+                |f: fn(&FlushError) -> usize| a.as_ref().map_or(0, f) + b.as_ref().map_or(0, f);
             Err(FlushError {
                 pending: sum(|e| e.pending),
                 pending_here: sum(|e| e.pending_here),

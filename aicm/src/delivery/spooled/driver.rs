@@ -132,13 +132,16 @@ pub(crate) async fn run(driver: Arc<SpoolDriver>, sender: Arc<Sender>, options: 
         owner: Spool::new_owner(),
         contract,
     });
-    // Registered before the first claim, so that other processes can tell this loop alive;
-    // then the rows of owners that are gone are taken over before the first claim.
+    // Registered before the first claim (the writer commits operations in the order they
+    // are submitted), so that other processes can tell this loop alive. The heartbeat task
+    // then takes over the rows of owners that are gone, and wakes the loop for them.
     shared.owners.lock().push(ctx.owner.clone());
-    if let Err(e) = shared.spool.heartbeat_async(&ctx.owner, driver.lease).await {
-        tracing::warn!(error = %e, "could not register this process in the spool; its claims are protected by their lease only");
-    }
-    take_over(&shared).await;
+    let registered = shared.spool.heartbeat_async(&ctx.owner, driver.lease);
+    tokio::spawn(async move {
+        if let Err(e) = registered.await {
+            tracing::warn!(error = %e, "could not register this process in the spool; its claims are protected by their lease only");
+        }
+    });
     tracing::debug!(path = %shared.path().display(), owner = %ctx.owner, "spool delivery loop started");
     let permits = Arc::new(Semaphore::new(concurrency));
     let reconciler = tokio::spawn(reconcile(ctx.clone(), driver.stop.subscribe()));
@@ -621,6 +624,10 @@ async fn heartbeat(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
         .heartbeat_interval
         .max(Duration::from_millis(10));
     let mut failing = false;
+    if take_over(&shared).await {
+        ctx.driver.claim_soon.store(true, Ordering::Release);
+        shared.work.notify_waiters();
+    }
     while !*stop.borrow() {
         tokio::select! {
             () = tokio::time::sleep(interval) => {}

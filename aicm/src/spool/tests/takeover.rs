@@ -50,7 +50,10 @@ fn a_finished_process_loses_its_claims_and_its_retries_at_once() {
         1
     );
     let t = spool.take_over_gone().unwrap();
-    assert_eq!((t.owners, t.claimed, t.retries, t.live_owners), (1, 3, 1, 1));
+    assert_eq!(
+        (t.owners, t.claimed, t.retries, t.live_owners),
+        (1, 3, 1, 1)
+    );
     // Everything but the live owner's claims is due now.
     let again = spool.claim("new", 100, LEASE).unwrap();
     assert_eq!(again.len(), 7);
@@ -58,7 +61,12 @@ fn a_finished_process_loses_its_claims_and_its_retries_at_once() {
     // The released row kept its attempt; the unfinished requests count none.
     let released = again.iter().find(|r| r.id == dead[0].id).unwrap();
     assert_eq!(released.attempts, 1);
-    assert!(again.iter().filter(|r| r.id != dead[0].id).all(|r| r.attempts == 0));
+    assert!(
+        again
+            .iter()
+            .filter(|r| r.id != dead[0].id)
+            .all(|r| r.attempts == 0)
+    );
     // Nothing more to take: the live owner keeps its rows.
     assert_eq!(spool.take_over_gone().unwrap().claimed, 0);
     assert_eq!(spool.held_by("alive").unwrap(), 3);
@@ -69,7 +77,9 @@ fn a_finished_process_loses_its_claims_and_its_retries_at_once() {
 fn elsewhere_an_owner_is_gone_once_its_heartbeat_is_stale() {
     let (_dir, path) = temp();
     let clock = ManualClock::new();
-    let spool = open_at(&path, &clock, |o| o.heartbeat_timeout = Duration::from_secs(10));
+    let spool = open_at(&path, &clock, |o| {
+        o.heartbeat_timeout = Duration::from_secs(10)
+    });
     append_rows(&spool, 0..5);
     let remote = ProcessIdentity {
         host: "another-host/boot/ns".into(),
@@ -96,15 +106,27 @@ fn a_heartbeat_renews_the_lease_of_every_row_its_owner_holds() {
     let spool = open_at(&path, &clock, |_| {});
     append_rows(&spool, 0..3);
     register(&spool, "me", this_process().clone());
-    assert_eq!(spool.claim("me", 3, Duration::from_secs(5)).unwrap().len(), 3);
+    assert_eq!(
+        spool.claim("me", 3, Duration::from_secs(5)).unwrap().len(),
+        3
+    );
     clock.advance(Duration::from_secs(4));
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let held = rt
         .block_on(spool.heartbeat_async("me", Duration::from_secs(5)))
         .unwrap();
     assert_eq!(held, 3);
     clock.advance(Duration::from_secs(4));
-    assert!(spool.claim("other", 3, LEASE).unwrap().is_empty(), "renewed");
+    assert!(
+        spool.claim("other", 3, LEASE).unwrap().is_empty(),
+        "renewed"
+    );
     clock.advance(Duration::from_secs(2));
-    assert_eq!(spool.claim("other", 3, LEASE).unwrap().len(), 3, "the lease still ends");
+    assert_eq!(
+        spool.claim("other", 3, LEASE).unwrap().len(),
+        3,
+        "the lease still ends"
+    );
 }
