@@ -1,4 +1,5 @@
-//! `aicm-spool`: look into and repair an aicm durable spool, also while applications use it.
+//! `aicm-spool`: look into, repair and drain (`deliver`) an aicm durable spool, also while
+//! applications use it.
 //!
 //! The spool's path comes from `--spool` or `AICM_SPOOL_PATH`. The file must exist: this tool
 //! never creates an empty spool in place of a mistyped path.

@@ -19,11 +19,16 @@
 //! * **Group commit.** One writer thread per `Spool` commits every append waiting at that
 //!   moment in one transaction, so concurrent callers share the cost of a commit.
 //! * **At least once, across processes.** A claim is one `UPDATE … WHERE id IN (SELECT … LIMIT
-//!   n) RETURNING …` that records the owner and a lease end. Another process takes a claimed
-//!   row only once its lease has ended, so live processes never deliver the same row twice; a
-//!   row is delivered again only after its owner died mid-delivery (same `response_id`, which
-//!   the server deduplicates). `ack`, `release`, `fail` and `renew` touch only rows the given
-//!   owner still holds.
+//!   n) RETURNING …` that records the owner and a lease end. A delivery loop registers its
+//!   owner in `spool_owners` and beats (renewing its leases) while it runs; another process
+//!   takes a claimed row over once its owner is gone (a process of this host that no longer
+//!   runs, a heartbeat older than `heartbeat_timeout`: see the `owner` module) or, for an owner
+//!   that is not registered, once its lease has ended. So live processes never deliver the
+//!   same row twice; a row is delivered again only after its owner died mid-delivery (same
+//!   `response_id`, which the server deduplicates). `ack`, `release`, `fail` and `renew` touch
+//!   only rows the given owner still holds.
+//! * **One host.** WAL needs memory shared by every process on the file: a spool on a network
+//!   filesystem is not safe. Keep it on a local disk.
 //! * **Bounded.** `max_rows` / `max_bytes` over queued and claimed rows, with the `OnFull`
 //!   policies of the memory queue.
 //! * **Refuses bad files.** A file that is not an SQLite database, is corrupt, unreadable,
