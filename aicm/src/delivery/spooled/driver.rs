@@ -146,8 +146,10 @@ pub(crate) async fn run(driver: Arc<SpoolDriver>, sender: Arc<Sender>, options: 
     let permits = Arc::new(Semaphore::new(concurrency));
     let reconciler = tokio::spawn(reconcile(ctx.clone(), driver.stop.subscribe()));
     let heartbeat = tokio::spawn(heartbeat(ctx.clone(), driver.stop.subscribe()));
-    // Claim at once: rows an earlier run or a dead process left behind are due.
-    let mut claim_now = true;
+    // Claim at once when the file held rows at open: an earlier run or a dead process left
+    // them behind. (Rows of a gone owner taken over later wake the loop through
+    // `claim_soon`; other rows that become due are found by the poll.)
+    let mut claim_now = shared.left_at_open > 0;
     let mut next_poll = Instant::now() + poll;
     while !*stop.borrow() {
         if driver.claim_soon.swap(false, Ordering::AcqRel) {

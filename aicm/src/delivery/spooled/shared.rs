@@ -59,6 +59,9 @@ pub(crate) struct SpoolShared {
     settled_async: Notify,
     /// Wakes delivery loops: fresh rows, a flush, a release whose retry time changes the plan.
     pub work: Notify,
+    /// Rows of this account the file held when this process opened it (1 when that could
+    /// not be read): a loop claims at once when there were any.
+    pub left_at_open: u64,
     /// Asks a loop's heartbeat task for a take-over pass now (a flush began).
     pub recover: Notify,
     /// The owner names of this process's delivery loops on the file.
@@ -132,7 +135,9 @@ pub(crate) fn acquire(
     }
     // Everything of this account in the file now was stored by another process: an earlier
     // run (killed, or closed during an outage) or one still running.
-    match spool.pending_upto(i64::MAX) {
+    let left = spool.pending_upto(i64::MAX);
+    let left_at_open = left.as_ref().map_or(1, |(rows, _)| *rows);
+    match left {
         Ok((0, _)) => {}
         Ok((rows, oldest)) => tracing::warn!(
             path = %key.display(),
@@ -153,6 +158,7 @@ pub(crate) fn acquire(
         settled: Condvar::new(),
         settled_async: Notify::new(),
         work: Notify::new(),
+        left_at_open,
         recover: Notify::new(),
         owners: Mutex::new(Vec::new()),
         trackers: Mutex::new(Vec::new()),
