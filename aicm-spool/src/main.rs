@@ -1,9 +1,11 @@
-//! `aicm-spool`: look into and repair an aicm durable spool, also while applications use it.
+//! `aicm-spool`: look into, repair and drain (`deliver`) an aicm durable spool, also while
+//! applications use it.
 //!
 //! The spool's path comes from `--spool` or `AICM_SPOOL_PATH`. The file must exist: this tool
 //! never creates an empty spool in place of a mistyped path.
 #![deny(missing_docs)]
 
+mod deliver;
 mod failed;
 mod fmt;
 mod stats;
@@ -54,6 +56,17 @@ enum Command {
     Requeue(Pick),
     /// Delete failed rows for good.
     Purge(Pick),
+    /// Send what the file holds, with the settings an application would use
+    /// (AICM_API_KEY, AICM_API_BASE / AICM_API_URL, AICM_INI_PATH, AICM_PROTOCOL, AICM.INI).
+    /// Exits 2 with the counts when records could not be delivered.
+    Deliver {
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 600, value_name = "SECS")]
+        timeout: u64,
+        /// A config id of the account, for `AICM_PROTOCOL=configs` (rows keep their own).
+        #[arg(long, env = "AICM_CONFIG_ID", value_name = "ID")]
+        config_id: Option<String>,
+    },
     /// A live view of depth, failed rows and rates until interrupted (or `--count` refreshes).
     Tail {
         /// Milliseconds between refreshes.
@@ -93,6 +106,13 @@ enum Failure {
     Spool(SpoolError),
     Io(std::io::Error),
     Usage(String),
+    /// The Tracker `deliver` needs could not be built.
+    Tracker(aicm::Error),
+    /// `deliver` ended with records not delivered.
+    Undelivered {
+        pending: usize,
+        failed: u64,
+    },
 }
 
 impl From<SpoolError> for Failure {
@@ -113,11 +133,21 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // A closed pipe (`aicm-spool list-failed | head`) is not an error.
         Err(Failure::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(Failure::Undelivered { pending, failed }) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "aicm-spool: {} record(s) not delivered: {pending} still pending, {failed} failed",
+                pending as u64 + failed
+            );
+            ExitCode::from(2)
+        }
         Err(e) => {
             let message = match e {
                 Failure::Spool(e) => e.to_string(),
                 Failure::Io(e) => format!("writing the output: {e}"),
                 Failure::Usage(m) => m,
+                Failure::Tracker(e) => format!("cannot deliver: {e}"),
+                Failure::Undelivered { .. } => String::new(),
             };
             let _ = writeln!(std::io::stderr(), "aicm-spool: error: {message}");
             ExitCode::FAILURE
@@ -146,6 +176,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
         } => failed::list(&spool, after, limit, body, json, &mut out),
         Command::Requeue(pick) => failed::requeue(&spool, &pick.selection(), &mut out),
         Command::Purge(pick) => failed::purge(&spool, &pick.selection(), &mut out),
+        Command::Deliver { timeout, config_id } => deliver::run(
+            &spool,
+            deliver::Request {
+                path: &path,
+                timeout: Duration::from_secs(timeout),
+                config_id,
+            },
+            &mut out,
+        ),
         Command::Tail { interval, count } => {
             drop(out);
             stats::tail(&spool, Duration::from_millis(interval.max(10)), count)

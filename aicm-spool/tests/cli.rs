@@ -249,3 +249,132 @@ fn works_while_another_process_writes() {
         "requeued while the app wrote"
     );
 }
+
+// --- deliver -----------------------------------------------------------------------------
+
+/// A private AICM.INI path for one test.
+fn temp_ini(dir: &Path) -> PathBuf {
+    dir.join("AICM.INI")
+}
+
+/// Tracks `usages` into the spool at `path` while `api` stalls and closes: the rows stay in
+/// the file for `deliver`.
+fn leave_rows(
+    api: &aicm_tests::LocalApiThread,
+    path: &Path,
+    ini: &Path,
+    usages: &[serde_json::Value],
+) {
+    api.set_stall(true);
+    let tracker = aicm::Tracker::track_api()
+        .api_key(api.api_key())
+        .api_base(api.api_base())
+        .ini_path(ini)
+        .spool(path)
+        .close_timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    for usage in usages {
+        tracker
+            .track_with(
+                usage.clone(),
+                aicm::TrackOptions::for_service("openai::gpt-5-mini"),
+            )
+            .unwrap();
+    }
+    assert!(tracker.close().is_err(), "the stalled API took nothing");
+    drop(tracker);
+    api.set_stall(false);
+}
+
+fn deliver(api: &aicm_tests::LocalApiThread, path: &Path, ini: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aicm-spool"))
+        .args(["--spool"])
+        .arg(path)
+        .args(["deliver", "--timeout", "30"])
+        .env_remove("AICM_SPOOL_PATH")
+        .env_remove("AICM_PROTOCOL")
+        .env("AICM_API_KEY", api.api_key())
+        .env("AICM_API_BASE", api.api_base())
+        .env("AICM_INI_PATH", ini)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn deliver_sends_what_the_file_holds_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("usage.spool");
+    let ini = temp_ini(dir.path());
+    let api = aicm_tests::LocalApi::builder().start_in_thread().unwrap();
+    let usages: Vec<serde_json::Value> = (0..40)
+        .map(|i| serde_json::json!({"input_tokens": i, "output_tokens": 1}))
+        .collect();
+    leave_rows(&api, &path, &ini, &usages);
+    let depth = Spool::open(&path, SpoolOptions::default())
+        .unwrap()
+        .stats()
+        .unwrap()
+        .depth();
+    assert_eq!(depth, 40);
+
+    let o = deliver(&api, &path, &ini);
+    let text = stdout(&o);
+    assert!(text.contains("delivering up to 40 record(s)"), "{text}");
+    assert!(text.contains("delivered 40 record(s), 0 failed"), "{text}");
+    assert!(!text.contains(&api.api_key()), "{text}");
+    assert_eq!(api.stats().records_stored, 40);
+    let s = Spool::open(&path, SpoolOptions::default())
+        .unwrap()
+        .stats()
+        .unwrap();
+    assert_eq!((s.depth(), s.failed), (0, 0));
+}
+
+#[test]
+fn deliver_exits_2_with_the_count_of_what_could_not_be_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("usage.spool");
+    let ini = temp_ini(dir.path());
+    let api = aicm_tests::LocalApi::builder().start_in_thread().unwrap();
+    let mut usages: Vec<serde_json::Value> = (0..10)
+        .map(|i| serde_json::json!({"input_tokens": i}))
+        .collect();
+    usages.push(serde_json::json!({"poison": true}));
+    usages.push(serde_json::json!({"poison": true, "n": 2}));
+    leave_rows(&api, &path, &ini, &usages);
+    api.set_poison_key(Some("poison"));
+
+    let o = deliver(&api, &path, &ini);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let text = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(text.contains("delivered 10 record(s), 2 failed"), "{text}");
+    assert!(text.contains("aicm-spool list-failed"), "{text}");
+    assert!(
+        err.contains("2 record(s) not delivered: 0 still pending, 2 failed"),
+        "{err}"
+    );
+    assert!(!err.contains(&api.api_key()), "{err}");
+    assert_eq!(api.stats().records_stored, 10);
+    let spool = Spool::open(&path, SpoolOptions::default()).unwrap();
+    assert_eq!(spool.stats().unwrap().failed, 2);
+}
+
+#[test]
+fn deliver_without_a_key_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("usage.spool");
+    drop(Spool::open(&path, SpoolOptions::default()).unwrap());
+    let o = Command::new(env!("CARGO_BIN_EXE_aicm-spool"))
+        .arg("--spool")
+        .arg(&path)
+        .arg("deliver")
+        .env_remove("AICM_API_KEY")
+        .env("AICM_INI_PATH", temp_ini(dir.path()))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("aicm-spool: error: cannot deliver:"), "{err}");
+}

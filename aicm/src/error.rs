@@ -213,12 +213,42 @@ impl SchemaMismatch {
 
 /// `flush` or `close` ran out of time with records still undelivered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{pending} record(s) still pending after waiting {timeout:?}")]
+#[error(
+    "{pending} record(s) still pending after waiting {timeout:?}{}",
+    others_note(*.pending_others)
+)]
 pub struct FlushError {
-    /// Records accepted before the call and still queued or in flight.
+    /// Records still queued or in flight that the call waited for: `pending_here +
+    /// pending_others`.
     pub pending: usize,
+    /// Of those, records this process accepted (or, with a spool, took over and holds).
+    pub pending_here: usize,
+    /// Of those, records a spooled Tracker found in its spool file when the call began that
+    /// other processes stored: left by an earlier or a killed process, or held by another one
+    /// still running. Always 0 without a spool.
+    pub pending_others: usize,
     /// How long the call waited.
     pub timeout: Duration,
+}
+
+impl FlushError {
+    /// `pending` records of this process still pending after `timeout`.
+    pub fn new(pending: usize, timeout: Duration) -> FlushError {
+        FlushError {
+            pending,
+            pending_here: pending,
+            pending_others: 0,
+            timeout,
+        }
+    }
+}
+
+fn others_note(others: usize) -> String {
+    if others == 0 {
+        String::new()
+    } else {
+        format!(" ({others} of them in the spool file, stored by other processes)")
+    }
 }
 
 impl From<UsageValidationError> for TrackError {

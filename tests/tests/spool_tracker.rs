@@ -61,7 +61,10 @@ fn fast(b: TrackerBuilder) -> TrackerBuilder {
     b.initial_backoff(Duration::from_millis(5))
         .max_backoff(Duration::from_millis(50))
         .batch_interval(Duration::from_millis(5))
-        .spool_options(spool_options(|o| o.lease = Duration::from_secs(1)))
+        .spool_options(spool_options(|o| {
+            o.lease = Duration::from_secs(1);
+            o.heartbeat_interval = Duration::from_millis(100);
+        }))
 }
 
 /// A quick-retrying Tracker on the spool in `dir`.
@@ -444,17 +447,18 @@ fn health_shows_the_spool_during_an_outage_and_close_leaves_the_rows_for_the_nex
     });
     drop(first);
 
-    // The API recovers; a new tracker on the same file delivers them (its own flush waits
-    // only for its own records, so wait for the server and the file).
+    // The API recovers; a new tracker on the same file sees the rows left and its flush
+    // covers them: when it returns, they are on the server.
     api.set_stall(false);
     let second = spooled(&api, &dir);
-    api.wait_for_blocking(DEADLINE, |s| s.records_stored >= 50)
-        .unwrap();
-    // The file empties when the rows are acknowledged; the ledger counts them right after.
-    wait_until("an empty spool and the rows counted", || {
-        let h = second.health();
-        h.spool_depth == Some(0) && h.in_flight == 0
-    });
+    second.flush(DEADLINE).unwrap();
+    assert_eq!(api.stats().records_stored, 50);
+    let h = second.health();
+    assert_eq!(
+        (h.spool_depth, h.spool_left_by_others),
+        (Some(0), Some(0)),
+        "{h:?}"
+    );
     let stored: HashSet<String> = stored_ids(&api).into_iter().collect();
     assert_eq!(stored, ids);
     let h = second.health();
@@ -828,21 +832,23 @@ fn random_below(n: u64) -> u64 {
     u64::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..8].try_into().unwrap()) % n
 }
 
-/// Child: tracks from four threads into the spool named by `AICM_SPOOL_PATH` while the API
-/// stalls, printing each response id only after `track` returned `Ok`, until killed.
+/// Child: tracks from four threads into the spool named by `AICM_SPOOL_PATH` during an
+/// outage (answered 503, then stalled), printing each response id only after `track` returned
+/// `Ok`, until killed.
 #[test]
 fn crash_child() {
     if !is_role("crash") {
         return;
     }
+    // A long timeout, backoff and lease: what the killed process holds or put off, only
+    // the new process's recognising it gone brings back within seconds.
     let tracker = Tracker::builder("chat-completions", "openai::gpt-4o-mini")
-        .timeout(Duration::from_millis(300))
+        .timeout(Duration::from_secs(120))
         .max_retries(u32::MAX)
-        .initial_backoff(Duration::from_millis(5))
-        .max_backoff(Duration::from_millis(20))
+        .initial_backoff(Duration::from_secs(120))
+        .max_backoff(Duration::from_secs(300))
         .batch_interval(Duration::from_millis(5))
         .max_batch_size(50)
-        .spool_options(spool_options(|o| o.lease = Duration::from_secs(1)))
         .build()
         .unwrap();
     let out = Arc::new(Mutex::new(std::io::stdout()));
@@ -864,7 +870,8 @@ fn crash_child() {
 
 fn a_killed_process_loses_no_record_whose_track_returned_ok(protocol: Protocol) {
     let api = server();
-    api.set_stall(true);
+    // The outage: every request answered 503 (rows released for a retry minutes away) ...
+    api.fail_next(u32::MAX, 503);
     let dir = TempDir::new();
     let mut env = child_env(&api, &dir.spool());
     env.push(("AICM_PROTOCOL", protocol.to_string()));
@@ -881,32 +888,55 @@ fn a_killed_process_loses_no_record_whose_track_returned_ok(protocol: Protocol) 
             break;
         }
     }
-    // Kill at a random point: after 50 to 3,000 acknowledged records.
+    // Kill at a random point: after 50 to 3,000 acknowledged records, once the child has rows
+    // waiting for a retry and a batch claimed in a request that hangs.
     let kill_after = 50 + random_below(2_950) as usize;
     let mut printed = Vec::new();
-    while printed.len() < kill_after {
-        let mut line = String::new();
-        assert!(out.read_line(&mut line).unwrap() > 0, "child ended early");
-        if let Some(id) = line.trim_end().strip_prefix("ID ") {
-            printed.push(id.to_owned());
+    let mut read_until = |n: usize, printed: &mut Vec<String>| {
+        while printed.len() < n {
+            let mut line = String::new();
+            assert!(out.read_line(&mut line).unwrap() > 0, "child ended early");
+            if let Some(id) = line.trim_end().strip_prefix("ID ") {
+                printed.push(id.to_owned());
+            }
         }
-    }
+    };
+    read_until(kill_after / 2, &mut printed);
+    api.wait_for_blocking(DEADLINE, |s| s.track_requests >= 1)
+        .unwrap();
+    // ... then stalled: the next request hangs with its batch claimed.
+    api.set_stall(true);
+    api.fail_next(0, 503);
+    let observer = open_spool(&dir.spool());
+    wait_until("a batch claimed in a hanging request", || {
+        observer.stats().unwrap().claimed > 0
+    });
+    read_until(kill_after, &mut printed);
     killed.kill().unwrap(); // SIGKILL
     let status = killed.wait().unwrap();
     assert!(!status.success());
     printed.extend(read_ids(&mut out, None));
-    println!("killed after {} acknowledged records", printed.len());
+    let left = observer.stats().unwrap();
+    println!(
+        "killed after {} acknowledged records; the file holds {} queued and {} claimed",
+        printed.len(),
+        left.queued,
+        left.claimed
+    );
+    assert!(left.claimed > 0, "{left:?}");
 
-    // The API is back; a new process (here: a Tracker in this one) takes over the file,
-    // including rows the dead process held claimed once their lease ends.
-    api.set_stall(false);
+    // The API is back; a new process (here: a Tracker in this one) takes over the file: its
+    // flush returns once every row the dead process left is on the server, including the
+    // rows it held claimed (lease: 5 minutes) and those it put off for minutes.
+    api.clear_faults();
+    let started = Instant::now();
     let recovering = fast(builder(&api, "chat-completions").protocol(protocol))
         .spool(dir.spool())
         .build()
         .unwrap();
-    wait_until("the spool to drain", || {
-        recovering.health().spool_depth == Some(0)
-    });
+    recovering.flush(DEADLINE).unwrap();
+    let took = started.elapsed();
+    println!("the new process delivered the backlog in {took:?}");
     let stored = stored_ids(&api);
     let unique: HashSet<&String> = stored.iter().collect();
     assert_eq!(
@@ -921,6 +951,7 @@ fn a_killed_process_loses_no_record_whose_track_returned_ok(protocol: Protocol) 
         missing.len(),
         &missing[..missing.len().min(5)]
     );
+    assert!(took < Duration::from_secs(20), "took {took:?}");
     // Records stored but not printed were committed just before the kill; re-sent rows
     // (the dead process's requests that reached the server) come back as duplicates of the
     // same response_id only.
@@ -930,9 +961,99 @@ fn a_killed_process_loses_no_record_whose_track_returned_ok(protocol: Protocol) 
     let h = recovering.health();
     assert!(h.is_balanced(), "{h:?}");
     assert_eq!(h.total_failed, 0, "{h:?}");
+    assert_eq!(
+        (h.spool_depth, h.spool_held_by_others),
+        (Some(0), Some(0)),
+        "{h:?}"
+    );
     let stored: HashSet<String> = stored.into_iter().collect();
     assert_delivered_through(&api, protocol, &stored);
     recovering.close().unwrap();
+}
+
+/// Child: tracks 50 records with the API stalled (its request hangs with the batch claimed),
+/// prints their ids and `HELD`, then flushes and closes once the API answers.
+#[test]
+fn holder_child() {
+    if !is_role("holder") {
+        return;
+    }
+    let tracker = Tracker::builder("chat-completions", "openai::gpt-4o-mini")
+        .timeout(Duration::from_secs(120))
+        .batch_interval(Duration::from_millis(5))
+        .max_batch_size(100)
+        .max_concurrent_requests(4)
+        .spool_options(spool_options(|o| {
+            o.heartbeat_interval = Duration::from_millis(100);
+        }))
+        .build()
+        .unwrap();
+    // One commit, so at most two batches (one claimed as the loop started) hold them all.
+    for id in tracker.track_many((0..50).map(chat_usage)) {
+        println!("ID {}", id.unwrap());
+    }
+    println!("HELD");
+    tracker.flush(DEADLINE).unwrap();
+    let h = tracker.health();
+    tracker.close().unwrap();
+    println!("DONE {}", h.total_sent);
+}
+
+/// A live process's claims are never taken over: while it holds 50 rows in a hanging
+/// request, another process on the file (checking for gone owners every 100 ms) leaves them
+/// alone, and its flush reports them as pending, held by others; once the API answers, each
+/// record is stored once.
+#[test]
+fn a_live_holders_claims_are_never_taken_over() {
+    let api = server();
+    api.set_stall(true);
+    let dir = TempDir::new();
+    let env = child_env(&api, &dir.spool());
+    let mut holder = child("holder_child", "holder", &env).spawn().unwrap();
+    let mut out = BufReader::new(holder.stdout.take().unwrap());
+    let ids = read_ids(&mut out, Some("HELD"));
+    assert_eq!(ids.len(), 50);
+    let observer = open_spool(&dir.spool());
+    wait_until("the holder's batch claimed", || {
+        observer.stats().unwrap().claimed == 50
+    });
+    let other = spooled(&api, &dir);
+    let err = other.flush(Duration::from_secs(2)).unwrap_err();
+    assert_eq!(
+        (err.pending, err.pending_here, err.pending_others),
+        (50, 0, 50),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("50 of them in the spool file"),
+        "{err}"
+    );
+    let h = other.health();
+    assert_eq!(
+        (
+            h.total_accepted,
+            h.in_flight,
+            h.spool_depth,
+            h.spool_left_by_others,
+            h.spool_held_by_others
+        ),
+        (0, 0, Some(50), Some(50), Some(50)),
+        "{h:?}"
+    );
+    assert_eq!(observer.stats().unwrap().claimed, 50);
+    api.set_stall(false);
+    assert_eq!(read_ids(&mut out, Some("DONE")), Vec::<String>::new());
+    assert!(holder.wait().unwrap().success());
+    other.flush(DEADLINE).unwrap();
+    let stats = api.stats();
+    assert_eq!(
+        (stats.records_stored, stats.duplicates),
+        (50, 0),
+        "{stats:?}"
+    );
+    let stored: HashSet<String> = stored_ids(&api).into_iter().collect();
+    assert_eq!(stored, ids.into_iter().collect());
+    other.close().unwrap();
 }
 
 /// Child: tracks 300 records from two threads into the shared spool with the API up, prints

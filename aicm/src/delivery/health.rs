@@ -20,7 +20,8 @@ use super::record::format_timestamp;
 /// before a retry) and `in_flight` how many this worker holds claimed. A row this process
 /// stored but another process delivered counts as sent once `flush` (or a periodic check)
 /// sees it gone. `spool_depth` and `spool_oldest_age_secs` describe the whole file, every
-/// process's rows included, and `queue_capacity` / `queue_utilization` are its row limit and
+/// process's rows included (`spool_left_by_others` and `spool_held_by_others` say how much of
+/// it is not this process's), and `queue_capacity` / `queue_utilization` are its row limit and
 /// how full it is.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
@@ -58,6 +59,13 @@ pub struct DeliveryHealth {
     /// How long ago the oldest row waiting in the spool was stored, in seconds: how far behind
     /// delivery is during an outage. `None` without a spool, or when it is empty.
     pub spool_oldest_age_secs: Option<f64>,
+    /// Of `spool_depth`, rows this process does not answer for: stored by another process
+    /// or an earlier run (killed, or closed during an outage) and not yet taken over here.
+    /// `None` without a spool.
+    pub spool_left_by_others: Option<u64>,
+    /// Rows of the spool file claimed by other running processes (a holder that is gone has
+    /// its rows taken over within a heartbeat or two). `None` without a spool.
+    pub spool_held_by_others: Option<u64>,
     /// The contract of the API the worker speaks (`track` or `configs`), in a Tracker's
     /// snapshot; `None` in a sum over workers that speak different ones.
     pub protocol: Option<crate::Protocol>,
@@ -93,6 +101,8 @@ impl DeliveryHealth {
             last_success_at: last_success_at.map(format_timestamp),
             spool_depth: None,
             spool_oldest_age_secs: None,
+            spool_left_by_others: None,
+            spool_held_by_others: None,
             protocol: None,
         }
     }
@@ -135,6 +145,12 @@ impl DeliveryHealth {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         };
+        let sum = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+        self.spool_left_by_others = sum(self.spool_left_by_others, other.spool_left_by_others);
+        self.spool_held_by_others = sum(self.spool_held_by_others, other.spool_held_by_others);
         self.queue_utilization = if self.queue_capacity == 0 {
             0.0
         } else {
@@ -211,6 +227,8 @@ pub(crate) fn retire_source(addr: *const (), mut last: DeliveryHealth) {
             // What is still in a file no handle has open is nobody's backlog here any more.
             last.spool_depth = None;
             last.spool_oldest_age_secs = None;
+            last.spool_left_by_others = None;
+            last.spool_held_by_others = None;
             g.retired.add(&last);
         }
     }

@@ -317,10 +317,7 @@ impl Queue {
         if state.settled_below(target) {
             return Ok(());
         }
-        Err(FlushError {
-            pending: state.pending_below(target),
-            timeout,
-        })
+        Err(FlushError::new(state.pending_below(target), timeout))
     }
 
     /// No Tracker uses the worker any more: new pushes are refused, the rest is delivered.
@@ -459,10 +456,7 @@ mod tests {
         // A flush in progress makes the partial batch due now.
         assert_eq!(
             run_blocking(q.flush(How::Block, Duration::from_millis(1))),
-            Err(FlushError {
-                pending: 6,
-                timeout: Duration::from_millis(1)
-            })
+            Err(FlushError::new(6, Duration::from_millis(1)))
         );
         let NextBatch::Send(f2, b2) = q.next_batch(Duration::from_secs(60)) else {
             panic!("flush makes the rest due");
@@ -473,7 +467,10 @@ mod tests {
         let h = balanced(&q);
         assert_eq!((h.total_sent, h.total_failed, h.in_flight), (5, 1, 0));
         assert_eq!(h.last_error.as_deref(), Some("HTTP 422: bad"));
-        assert_eq!(run_blocking(q.flush(How::Block, Duration::from_millis(1))), Ok(()));
+        assert_eq!(
+            run_blocking(q.flush(How::Block, Duration::from_millis(1))),
+            Ok(())
+        );
     }
 
     #[test]

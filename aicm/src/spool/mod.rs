@@ -19,11 +19,16 @@
 //! * **Group commit.** One writer thread per `Spool` commits every append waiting at that
 //!   moment in one transaction, so concurrent callers share the cost of a commit.
 //! * **At least once, across processes.** A claim is one `UPDATE … WHERE id IN (SELECT … LIMIT
-//!   n) RETURNING …` that records the owner and a lease end. Another process takes a claimed
-//!   row only once its lease has ended, so live processes never deliver the same row twice; a
-//!   row is delivered again only after its owner died mid-delivery (same `response_id`, which
-//!   the server deduplicates). `ack`, `release`, `fail` and `renew` touch only rows the given
-//!   owner still holds.
+//!   n) RETURNING …` that records the owner and a lease end. A delivery loop registers its
+//!   owner in `spool_owners` and beats (renewing its leases) while it runs; another process
+//!   takes a claimed row over once its owner is gone (a process of this host that no longer
+//!   runs, a heartbeat older than `heartbeat_timeout`: see the `owner` module) or, for an owner
+//!   that is not registered, once its lease has ended. So live processes never deliver the
+//!   same row twice; a row is delivered again only after its owner died mid-delivery (same
+//!   `response_id`, which the server deduplicates). `ack`, `release`, `fail` and `renew` touch
+//!   only rows the given owner still holds.
+//! * **One host.** WAL needs memory shared by every process on the file: a spool on a network
+//!   filesystem is not safe. Keep it on a local disk.
 //! * **Bounded.** `max_rows` / `max_bytes` over queued and claimed rows, with the `OnFull`
 //!   policies of the memory queue.
 //! * **Refuses bad files.** A file that is not an SQLite database, is corrupt, unreadable,
@@ -105,6 +110,7 @@ mod clock;
 mod error;
 mod limits;
 mod options;
+mod owner;
 mod reply;
 mod rows;
 mod schema;
@@ -496,6 +502,109 @@ impl Spool {
         }))
     }
 
+    /// Registers `owner` as alive (first call) or refreshes its heartbeat, and extends the
+    /// lease of every row it holds to `now + lease`. Returns how many rows it holds. A delivery
+    /// loop calls it before its first claim and every `heartbeat_interval` after.
+    pub(crate) fn heartbeat_async(
+        &self,
+        owner: &str,
+        lease: Duration,
+    ) -> impl Future<Output = Result<usize, SpoolError>> + Send + use<> {
+        let owner = owner.to_owned();
+        self.run_async(op("heartbeat", move |ctx| {
+            store::heartbeat(
+                ctx.conn,
+                &owner,
+                owner::this_process(),
+                clock::add_ms(ctx.now, lease),
+                ctx.now,
+            )
+        }))
+    }
+
+    /// Removes `owner` from the registry: its loop stopped and holds nothing.
+    pub(crate) fn deregister_async(
+        &self,
+        owner: &str,
+    ) -> impl Future<Output = Result<usize, SpoolError>> + Send + use<> {
+        let owner = owner.to_owned();
+        self.run_async(op("deregister", move |ctx| {
+            store::deregister(ctx.conn, &owner)
+        }))
+    }
+
+    /// Finds registered owners that are gone (see the `owner` module: a process that no
+    /// longer runs on this host, a heartbeat older than `heartbeat_timeout` elsewhere) and
+    /// takes their rows over: claimed rows and rows they released for a later retry go back
+    /// to the queue, due now. Blocks (reads, then one write per gone owner).
+    pub(crate) fn take_over_gone(&self) -> Result<TakeOver, SpoolError> {
+        let owners = {
+            let conn = self.reader.lock();
+            store::owners(&conn).map_err(|e| SpoolError::storage(&self.path, "owners", &e))?
+        };
+        let me = owner::this_process();
+        let now = self.clock.now_ms();
+        let timeout = i64::try_from(self.options.heartbeat_timeout.as_millis()).unwrap_or(i64::MAX);
+        let mut result = TakeOver::default();
+        for row in owners {
+            if !owner::is_gone(&row, me, now, timeout) {
+                result.live_owners += 1;
+                continue;
+            }
+            let (name, seen) = (row.owner.clone(), row.heartbeat_at);
+            let (claimed, retries) = self.run(op("take_over", move |ctx| {
+                store::take_over(ctx.conn, &name, seen, ctx.now)
+            }))?;
+            if claimed + retries > 0 {
+                tracing::info!(
+                    path = %self.path.display(),
+                    owner = %row.owner,
+                    pid = row.pid,
+                    claimed,
+                    retries,
+                    "took over the rows of a spool owner that is gone"
+                );
+            }
+            result.owners += 1;
+            result.claimed += claimed;
+            result.retries += retries;
+        }
+        Ok(result)
+    }
+
+    /// Rows held claimed by `owner`, read on the reader connection.
+    pub(crate) fn held_by(&self, owner: &str) -> Result<u64, SpoolError> {
+        let conn = self.reader.lock();
+        store::held_by(&conn, owner).map_err(|e| SpoolError::storage(&self.path, "held_by", &e))
+    }
+
+    /// The highest row id in the file (0 when empty): a flush waits for the rows up to it.
+    pub(crate) fn max_id(&self) -> Result<i64, SpoolError> {
+        let conn = self.reader.lock();
+        store::max_id(&conn).map_err(|e| SpoolError::storage(&self.path, "max_id", &e))
+    }
+
+    /// The lowest queued or claimed row of this handle's account with an id in `from..=upto`.
+    pub(crate) fn first_pending(&self, from: i64, upto: i64) -> Result<Option<i64>, SpoolError> {
+        let conn = self.reader.lock();
+        store::first_pending(&conn, &self.account, from, upto)
+            .map_err(|e| SpoolError::storage(&self.path, "pending", &e))
+    }
+
+    /// Queued and claimed rows of this handle's account with an id of at most `upto`, and how
+    /// long ago the oldest of them was stored. Reads those rows.
+    pub(crate) fn pending_upto(&self, upto: i64) -> Result<(u64, Option<Duration>), SpoolError> {
+        let conn = self.reader.lock();
+        let (count, oldest) = store::pending_of(&conn, &self.account, upto)
+            .map_err(|e| SpoolError::storage(&self.path, "pending", &e))?;
+        drop(conn);
+        let now = self.clock.now_ms();
+        Ok((
+            count,
+            oldest.map(|t| Duration::from_millis(u64::try_from(now - t).unwrap_or(0))),
+        ))
+    }
+
     /// Puts failed rows back in the queue, due now, with a fresh retry budget. Returns how many.
     pub fn requeue(&self, selection: Selection) -> Result<usize, SpoolError> {
         self.run(op("requeue", move |ctx| {
@@ -605,6 +714,19 @@ impl Drop for Spool {
     fn drop(&mut self) {
         self.writer.close();
     }
+}
+
+/// What [`Spool::take_over_gone`] found and did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct TakeOver {
+    /// Gone owners removed from the registry.
+    pub owners: usize,
+    /// Their claimed rows, back in the queue.
+    pub claimed: usize,
+    /// Their rows waiting for a retry, due now.
+    pub retries: usize,
+    /// Registered owners that are alive (this process's included).
+    pub live_owners: usize,
 }
 
 /// An operation for the writer: its name (for errors) and its statements.

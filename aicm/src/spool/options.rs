@@ -83,8 +83,18 @@ pub struct SpoolOptions {
     pub block_timeout: Option<Duration>,
     /// The lease a delivery worker should claim rows with: how long another process waits
     /// before it takes over rows whose owner died. Longer than one batch's delivery with its
-    /// retries, or renewed meanwhile. Default 5 minutes.
+    /// retries, or renewed meanwhile. Default 5 minutes. A running delivery loop renews the
+    /// lease of every row it holds at each heartbeat, so a live holder keeps its rows however
+    /// long a request takes; the lease matters only for a holder that stopped beating and
+    /// could not be recognised as gone (see `heartbeat_interval`).
     pub lease: Duration,
+    /// How often a delivery loop records that it is alive (its row in the file's owner table)
+    /// and looks for holders that are gone, whose rows it then takes over at once. Default 2 s.
+    pub heartbeat_interval: Duration,
+    /// A holder on another host (or one whose process cannot be looked up) is taken as gone
+    /// once its heartbeat is this old. A holder on this host is gone as soon as its process
+    /// id no longer runs the process that claimed. Default 15 s.
+    pub heartbeat_timeout: Duration,
     /// How long to wait for another process's write lock before an operation fails.
     /// Default 5 s.
     pub busy_timeout: Duration,
@@ -106,6 +116,10 @@ pub mod defaults {
     pub const MAX_BYTES: u64 = 1 << 30;
     /// Lease of claimed rows.
     pub const LEASE: Duration = Duration::from_secs(300);
+    /// Interval of a delivery loop's heartbeat.
+    pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(2);
+    /// Age of a heartbeat after which its holder is taken as gone.
+    pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(15);
     /// Wait for another process's write lock.
     pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
     /// Largest file checked with `PRAGMA quick_check` at open.
@@ -121,6 +135,8 @@ impl Default for SpoolOptions {
             on_full: OnFull::Backpressure,
             block_timeout: None,
             lease: defaults::LEASE,
+            heartbeat_interval: defaults::HEARTBEAT_INTERVAL,
+            heartbeat_timeout: defaults::HEARTBEAT_TIMEOUT,
             busy_timeout: defaults::BUSY_TIMEOUT,
             create: true,
             integrity_check_max_bytes: defaults::INTEGRITY_CHECK_MAX_BYTES,

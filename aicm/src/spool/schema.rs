@@ -42,7 +42,8 @@ pub(crate) const APPLICATION_ID: i64 = 0x6169_636d;
 /// fits in one page.
 const PAGE_SIZE: u32 = 2048;
 
-/// The one layout (`PRAGMA user_version` = [`SCHEMA_VERSION`]). The spool has not been
+/// The one layout (`PRAGMA user_version` = [`SCHEMA_VERSION`]): this, [`OWNERS`] and the
+/// counters. The spool has not been
 /// released, so there is no migration: versions 1 to 4 were development layouts, and a file
 /// of one is refused with what to do (see [`check_identity`]). Once released, a change of
 /// layout comes with its migration.
@@ -73,6 +74,28 @@ CREATE TABLE spool (
 );
 CREATE INDEX spool_due ON spool(due_at) WHERE due_at > 0;
 CREATE UNIQUE INDEX spool_given ON spool(response_id) WHERE given = 1;
+"#;
+
+/// The owner registry (see the `owner` module), in every file of this layout; created at
+/// open in a file made before it existed, so that it is part of the layout without a new
+/// version.
+pub(super) const OWNERS: &str = r#"
+CREATE TABLE IF NOT EXISTS spool_owners (
+    owner        TEXT    PRIMARY KEY,
+    -- hostname, boot id and pid namespace: where `pid` means something.
+    host         TEXT    NOT NULL,
+    pid          INTEGER NOT NULL,
+    -- The process's start time (/proc/<pid>/stat), NULL where it cannot be read.
+    started      INTEGER,
+    heartbeat_at INTEGER NOT NULL
+) WITHOUT ROWID;
+-- The rows an owner holds claimed, or released with a retry time: found at once when it dies.
+-- Appended rows have no owner and stay out of it.
+CREATE INDEX IF NOT EXISTS spool_owner ON spool(owner) WHERE owner IS NOT NULL;
+"#;
+
+/// The rest of the layout.
+const LAYOUT_META: &str = r#"
 
 CREATE TABLE spool_meta (
     k            INTEGER PRIMARY KEY CHECK (k = 1),
@@ -315,12 +338,14 @@ fn init_schema(conn: &Connection, path: &Path, busy_timeout: Duration) -> Result
             conn.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))
                 .map_err(fail)?;
             conn.execute_batch(SCHEMA).map_err(fail)?;
+            conn.execute_batch(LAYOUT_META).map_err(fail)?;
             conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
                 .map_err(fail)?;
             tracing::debug!(path = %path.display(), "spool created");
         } else {
             check_identity(path, app_id, version, tables)?;
         }
+        conn.execute_batch(OWNERS).map_err(fail)?;
         Ok(())
     })();
     match result {

@@ -278,7 +278,9 @@ pub(crate) fn ack(conn: &Connection, owner: &str, ids: &[i64]) -> rusqlite::Resu
     )
 }
 
-/// Puts rows back in the queue to be retried at `retry_at`, one attempt more.
+/// Puts rows back in the queue to be retried at `retry_at`, one attempt more. The row keeps
+/// its `owner`: should that process die before the retry time, the process that notices
+/// retries it at once (the backoff died with it).
 pub(crate) fn release(
     conn: &Connection,
     owner: &str,
@@ -290,7 +292,7 @@ pub(crate) fn release(
     execute_on_ids(
         conn,
         concat!(
-            "UPDATE spool SET state = 'queued', owner = NULL, lease_until = NULL,
+            "UPDATE spool SET state = 'queued', lease_until = NULL,
                  attempts = attempts + 1, next_attempt_at = max(?3, 1), last_status = ?4,
                  last_error = ?5
              WHERE ",
@@ -507,4 +509,123 @@ pub(crate) fn list_failed(
         })
     })?
     .collect()
+}
+
+/// Registers `owner` (or refreshes its heartbeat) and extends the lease of every row it holds
+/// to `lease_until`. Returns how many rows it holds.
+pub(crate) fn heartbeat(
+    conn: &Connection,
+    owner: &str,
+    me: &super::owner::ProcessIdentity,
+    lease_until: i64,
+    now: i64,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "INSERT INTO spool_owners (owner, host, pid, started, heartbeat_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (owner) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+    )?
+    .execute(params![owner, me.host, me.pid, me.started, now])?;
+    conn.prepare_cached("UPDATE spool SET lease_until = ?2 WHERE owner = ?1 AND state = 'claimed'")?
+        .execute(params![owner, lease_until])
+}
+
+/// Removes `owner` from the registry (its loop stopped; it holds nothing any more).
+pub(crate) fn deregister(conn: &Connection, owner: &str) -> rusqlite::Result<usize> {
+    conn.prepare_cached("DELETE FROM spool_owners WHERE owner = ?1")?
+        .execute([owner])
+}
+
+/// Every registered owner.
+pub(crate) fn owners(conn: &Connection) -> rusqlite::Result<Vec<super::owner::OwnerRow>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT owner, host, pid, started, heartbeat_at FROM spool_owners")?;
+    stmt.query_map([], |r| {
+        Ok(super::owner::OwnerRow {
+            owner: r.get(0)?,
+            host: r.get(1)?,
+            pid: u32::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+            started: r.get(3)?,
+            heartbeat_at: r.get(4)?,
+        })
+    })?
+    .collect()
+}
+
+/// Takes over the rows of `owner`, judged gone with heartbeat `seen`: its claimed rows and
+/// the rows it released for a later retry go back to the queue, due at `now`, without an
+/// attempt counted; its registration is removed. Nothing happens if its heartbeat moved
+/// since (it is alive after all). Returns (claimed rows taken, retries brought forward).
+pub(crate) fn take_over(
+    conn: &Connection,
+    owner: &str,
+    seen: i64,
+    now: i64,
+) -> rusqlite::Result<(usize, usize)> {
+    let gone = conn
+        .prepare_cached("DELETE FROM spool_owners WHERE owner = ?1 AND heartbeat_at = ?2")?
+        .execute(params![owner, seen])?;
+    if gone == 0 {
+        return Ok((0, 0));
+    }
+    let claimed = conn
+        .prepare_cached(
+            "UPDATE spool SET state = 'queued', owner = NULL, lease_until = NULL,
+                 next_attempt_at = max(?2, 1)
+             WHERE owner = ?1 AND state = 'claimed'",
+        )?
+        .execute(params![owner, now])?;
+    let retries = conn
+        .prepare_cached(
+            "UPDATE spool SET owner = NULL, next_attempt_at = min(next_attempt_at, max(?2, 1))
+             WHERE owner = ?1 AND state = 'queued'",
+        )?
+        .execute(params![owner, now])?;
+    Ok((claimed, retries))
+}
+
+/// Rows held claimed by `owner`.
+pub(crate) fn held_by(conn: &Connection, owner: &str) -> rusqlite::Result<u64> {
+    conn.prepare_cached("SELECT count(*) FROM spool WHERE owner = ?1 AND state = 'claimed'")?
+        .query_row([owner], |r| r.get::<_, i64>(0))
+        .map(u64_of)
+}
+
+/// The highest row id in the file, 0 when it is empty.
+pub(crate) fn max_id(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("SELECT coalesce(max(id), 0) FROM spool")?
+        .query_row([], |r| r.get(0))
+}
+
+/// Queued and claimed rows of `account` with an id of at most `upto`, and the creation time
+/// of the oldest.
+pub(crate) fn pending_of(
+    conn: &Connection,
+    account: &[u8],
+    upto: i64,
+) -> rusqlite::Result<(u64, Option<i64>)> {
+    conn.prepare_cached(
+        "SELECT count(*), min(created_at) FROM spool
+         WHERE id <= ?2 AND state != 'failed' AND account = ?1",
+    )?
+    .query_row(params![account, upto], |r| {
+        Ok((u64_of(r.get(0)?), r.get(1)?))
+    })
+}
+
+/// The lowest queued or claimed row of `account` with an id in `from..=upto`: what a flush
+/// still waits for. Scans by id from `from`, stepping over failed rows only (delivered rows
+/// are gone).
+pub(crate) fn first_pending(
+    conn: &Connection,
+    account: &[u8],
+    from: i64,
+    upto: i64,
+) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached(
+        "SELECT id FROM spool WHERE id >= ?2 AND id <= ?3 AND state != 'failed' AND account = ?1
+         ORDER BY id LIMIT 1",
+    )?
+    .query_row(params![account, from, upto], |r| r.get(0))
+    .optional()
 }

@@ -349,10 +349,17 @@ fn combine(
 ) -> Result<(), FlushError> {
     match (a, b) {
         (Ok(()), Ok(())) => Ok(()),
-        (a, b) => Err(FlushError {
-            pending: a.err().map_or(0, |e| e.pending) + b.err().map_or(0, |e| e.pending),
-            timeout,
-        }),
+        (a, b) => {
+            let (a, b) = (a.err(), b.err());
+            let sum =
+                |f: fn(&FlushError) -> usize| a.as_ref().map_or(0, f) + b.as_ref().map_or(0, f);
+            Err(FlushError {
+                pending: sum(|e| e.pending),
+                pending_here: sum(|e| e.pending_here),
+                pending_others: sum(|e| e.pending_others),
+                timeout,
+            })
+        }
     }
 }
 
@@ -427,14 +434,16 @@ mod tests {
     #[test]
     fn flush_errors_add_their_pending_counts() {
         let t = Duration::from_secs(1);
-        let e = |pending| {
+        let e = |here, others| {
             Err(FlushError {
-                pending,
+                pending: here + others,
+                pending_here: here,
+                pending_others: others,
                 timeout: t,
             })
         };
         assert_eq!(combine(Ok(()), Ok(()), t), Ok(()));
-        assert_eq!(combine(e(3), Ok(()), t), e(3));
-        assert_eq!(combine(e(3), e(2), t), e(5));
+        assert_eq!(combine(e(3, 1), Ok(()), t), e(3, 1));
+        assert_eq!(combine(e(3, 4), e(2, 0), t), e(5, 4));
     }
 }

@@ -48,6 +48,8 @@ pub(crate) struct SpoolDriver {
     next_retry: Mutex<Option<Instant>>,
     /// Still counted in `shared.drivers` (flushes give up at once when no loop runs).
     counted: AtomicBool,
+    /// Rows became due outside the loop's plan (taken over from a gone owner): claim now.
+    claim_soon: AtomicBool,
 }
 
 impl std::fmt::Debug for SpoolDriver {
@@ -70,6 +72,7 @@ impl SpoolDriver {
             stop: watch::channel(false).0,
             next_retry: Mutex::new(None),
             counted: AtomicBool::new(true),
+            claim_soon: AtomicBool::new(false),
         })
     }
 
@@ -129,13 +132,29 @@ pub(crate) async fn run(driver: Arc<SpoolDriver>, sender: Arc<Sender>, options: 
         owner: Spool::new_owner(),
         contract,
     });
+    // Registered before the first claim (the writer commits operations in the order they
+    // are submitted), so that other processes can tell this loop alive. The heartbeat task
+    // then takes over the rows of owners that are gone, and wakes the loop for them.
+    shared.owners.lock().push(ctx.owner.clone());
+    let registered = shared.spool.heartbeat_async(&ctx.owner, driver.lease);
+    tokio::spawn(async move {
+        if let Err(e) = registered.await {
+            tracing::warn!(error = %e, "could not register this process in the spool; its claims are protected by their lease only");
+        }
+    });
     tracing::debug!(path = %shared.path().display(), owner = %ctx.owner, "spool delivery loop started");
     let permits = Arc::new(Semaphore::new(concurrency));
     let reconciler = tokio::spawn(reconcile(ctx.clone(), driver.stop.subscribe()));
-    // Claim at once: rows an earlier run or a dead process left behind are due.
-    let mut claim_now = true;
+    let heartbeat = tokio::spawn(heartbeat(ctx.clone(), driver.stop.subscribe()));
+    // Claim at once when the file held rows at open: an earlier run or a dead process left
+    // them behind. (Rows of a gone owner taken over later wake the loop through
+    // `claim_soon`; other rows that become due are found by the poll.)
+    let mut claim_now = shared.left_at_open > 0;
     let mut next_poll = Instant::now() + poll;
     while !*stop.borrow() {
+        if driver.claim_soon.swap(false, Ordering::AcqRel) {
+            claim_now = true;
+        }
         if !claim_now {
             let notified = shared.work.notified();
             tokio::pin!(notified);
@@ -202,6 +221,12 @@ pub(crate) async fn run(driver: Arc<SpoolDriver>, sender: Arc<Sender>, options: 
     // Deliveries in flight put their rows back and end; then nothing of this loop is left.
     let _ = permits.acquire_many(concurrency as u32).await;
     let _ = reconciler.await;
+    let _ = heartbeat.await;
+    // It holds nothing any more: nobody needs to judge whether it is alive.
+    if let Err(e) = shared.spool.deregister_async(&ctx.owner).await {
+        tracing::debug!(error = %e, "could not remove this process from the spool's owners");
+    }
+    shared.owners.lock().retain(|o| *o != ctx.owner);
     driver.finish();
     tracing::debug!(path = %shared.path().display(), "spool delivery loop stopped");
 }
@@ -574,6 +599,60 @@ pub(crate) fn report_displaced(shared: &SpoolShared, displaced: Vec<DisplacedRow
         displaced.iter().map(|r| key_of(&r.response_id)),
         Outcome::Discarded,
     );
+}
+
+/// Takes over the rows of owners that are gone (on the blocking pool: it reads `/proc` and
+/// the file). Returns whether rows became due.
+async fn take_over(shared: &Arc<SpoolShared>) -> bool {
+    let reader = shared.clone();
+    match tokio::task::spawn_blocking(move || reader.spool.take_over_gone()).await {
+        Ok(Ok(t)) => t.claimed + t.retries > 0,
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "could not look for gone spool owners");
+            false
+        }
+        Err(_) => false,
+    }
+}
+
+/// Every `heartbeat_interval` (and at once when a flush begins): records that this loop is
+/// alive, renewing the lease of every row it holds, and takes over the rows of owners that
+/// are gone, waking the loop to claim them.
+async fn heartbeat(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
+    let shared = ctx.driver.shared.clone();
+    let interval = shared
+        .spool
+        .options()
+        .heartbeat_interval
+        .max(Duration::from_millis(10));
+    let mut failing = false;
+    if take_over(&shared).await {
+        ctx.driver.claim_soon.store(true, Ordering::Release);
+        shared.work.notify_waiters();
+    }
+    while !*stop.borrow() {
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            () = shared.recover.notified() => {}
+            _ = stop.changed() => continue,
+        }
+        match shared
+            .spool
+            .heartbeat_async(&ctx.owner, ctx.driver.lease)
+            .await
+        {
+            Ok(_) => failing = false,
+            Err(e) if !failing => {
+                failing = true;
+                tracing::warn!(error = %e, "spool heartbeat failed; other processes may take this process's claims over once its heartbeat is stale (records may then be sent twice, deduplicated by response_id)");
+            }
+            Err(e) => tracing::debug!(error = %e, "spool heartbeat failed again"),
+        }
+        if take_over(&shared).await {
+            ctx.driver.claim_soon.store(true, Ordering::Release);
+            shared.work.notify_waiters();
+        }
+    }
 }
 
 /// Finds rows this process stored that another process delivered or failed, so `flush`

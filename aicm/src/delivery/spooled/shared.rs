@@ -59,6 +59,13 @@ pub(crate) struct SpoolShared {
     settled_async: Notify,
     /// Wakes delivery loops: fresh rows, a flush, a release whose retry time changes the plan.
     pub work: Notify,
+    /// Rows of this account the file held when this process opened it (1 when that could
+    /// not be read): a loop claims at once when there were any.
+    pub left_at_open: u64,
+    /// Asks a loop's heartbeat task for a take-over pass now (a flush began).
+    pub recover: Notify,
+    /// The owner names of this process's delivery loops on the file.
+    pub owners: Mutex<Vec<String>>,
     trackers: Mutex<Vec<Weak<TrackerCore>>>,
     /// Delivery loops running on this file in this process.
     pub drivers: AtomicUsize,
@@ -126,6 +133,23 @@ pub(crate) fn acquire(
         ),
         Err(e) => tracing::debug!(error = %e, "could not count rows of other accounts"),
     }
+    // Everything of this account in the file now was stored by another process: an earlier
+    // run (killed, or closed during an outage) or one still running.
+    let left = spool.pending_upto(i64::MAX);
+    let left_at_open = left.as_ref().map_or(1, |(rows, _)| *rows);
+    match left {
+        Ok((0, _)) => {}
+        Ok((rows, oldest)) => tracing::warn!(
+            path = %key.display(),
+            rows,
+            oldest_age_secs = oldest.map_or(0, |a| a.as_secs()),
+            "the spool holds {rows} records left by an earlier process (or held by another \
+             running one), the oldest stored {}s ago; they are delivered now, and flush and \
+             close wait for them",
+            oldest.map_or(0, |a| a.as_secs())
+        ),
+        Err(e) => tracing::debug!(error = %e, "could not count the rows left in the spool"),
+    }
     let shared = Arc::new(SpoolShared {
         spool,
         path: key.clone(),
@@ -134,6 +158,9 @@ pub(crate) fn acquire(
         settled: Condvar::new(),
         settled_async: Notify::new(),
         work: Notify::new(),
+        left_at_open,
+        recover: Notify::new(),
+        owners: Mutex::new(Vec::new()),
         trackers: Mutex::new(Vec::new()),
         drivers: AtomicUsize::new(0),
         wake_at: AtomicUsize::new(usize::MAX),
@@ -242,76 +269,142 @@ impl SpoolShared {
         self.notify_settled();
     }
 
-    /// Blocks until every row this process stored before the call is settled, or `timeout`.
+    /// Where a flush starts: the highest row id in the file (0 when it cannot be read: then
+    /// only this process's rows are waited for).
+    fn file_target(&self) -> FileTarget {
+        let upto = self.spool.max_id().unwrap_or_else(|e| {
+            tracing::debug!(error = %e, "could not read the spool's last row for a flush");
+            0
+        });
+        FileTarget { upto, from: 0 }
+    }
+
+    /// Whether the file still holds a queued or claimed row of this account up to the
+    /// target; moves the target's start up to it. A failed read counts as pending.
+    fn file_pending(&self, target: &mut FileTarget) -> bool {
+        if target.from > target.upto {
+            return false;
+        }
+        match self.spool.first_pending(target.from, target.upto) {
+            Ok(Some(id)) => {
+                target.from = id;
+                true
+            }
+            Ok(None) => {
+                target.from = target.upto.saturating_add(1);
+                false
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "could not read the spool for a flush");
+                true
+            }
+        }
+    }
+
+    /// The error of a flush that ran out of time: this process's rows, and the rest of what
+    /// the file held of this account when it began.
+    fn flush_error(&self, here: usize, target: &FileTarget, timeout: Duration) -> FlushError {
+        let in_file = if target.from > target.upto {
+            0
+        } else {
+            self.spool
+                .pending_upto(target.upto)
+                .map_or(0, |(n, _)| usize::try_from(n).unwrap_or(usize::MAX))
+        };
+        let others = in_file.saturating_sub(here);
+        FlushError {
+            pending: here + others,
+            pending_here: here,
+            pending_others: others,
+            timeout,
+        }
+    }
+
+    /// Blocks until every row this process stored before the call, and every row of this
+    /// account the file held when it was called (stored by anyone), is delivered or failed,
+    /// or `timeout`.
     pub fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
         let deadline = std::time::Instant::now() + timeout;
-        let mut ledger = self.ledger.lock();
-        let target = ledger.flush_target();
-        if ledger.settled_below(target) {
-            return Ok(());
-        }
-        ledger.flush_waiters += 1;
+        let mut file = self.file_target();
+        let target = {
+            let mut ledger = self.ledger.lock();
+            ledger.flush_waiters += 1;
+            ledger.flush_target()
+        };
         self.work.notify_waiters();
+        self.recover.notify_one();
         let result = loop {
-            if ledger.settled_below(target) {
+            let mine_done = self.ledger.lock().settled_below(target);
+            if mine_done && !self.file_pending(&mut file) {
                 break Ok(());
             }
-            let no_loop = self.drivers.load(Ordering::Acquire) == 0;
-            if no_loop || self.settled.wait_until(&mut ledger, deadline).timed_out() {
-                if ledger.settled_below(target) {
-                    break Ok(());
-                }
-                break Err(FlushError {
-                    pending: ledger.pending_below(target),
-                    timeout,
-                });
+            let now = std::time::Instant::now();
+            if self.drivers.load(Ordering::Acquire) == 0 || now >= deadline {
+                let here = self.ledger.lock().pending_below(target);
+                break Err(self.flush_error(here, &file, timeout));
+            }
+            let mut ledger = self.ledger.lock();
+            if mine_done || !ledger.settled_below(target) {
+                let _ = self
+                    .settled
+                    .wait_until(&mut ledger, deadline.min(now + FILE_POLL));
             }
         };
-        ledger.flush_waiters -= 1;
+        self.ledger.lock().flush_waiters -= 1;
         result
     }
 
-    /// [`SpoolShared::flush`] without blocking the executor.
-    pub async fn flush_async(&self, timeout: Duration) -> Result<(), FlushError> {
+    /// [`SpoolShared::flush`] without blocking the executor (the file is read on the
+    /// blocking pool).
+    pub async fn flush_async(self: &Arc<Self>, timeout: Duration) -> Result<(), FlushError> {
         let deadline = tokio::time::Instant::now() + timeout;
+        let this = self.clone();
+        let mut file = tokio::task::spawn_blocking(move || this.file_target())
+            .await
+            .unwrap_or(FileTarget { upto: 0, from: 0 });
         let target = {
             let mut ledger = self.ledger.lock();
-            let target = ledger.flush_target();
-            if ledger.settled_below(target) {
-                return Ok(());
-            }
             ledger.flush_waiters += 1;
-            target
+            ledger.flush_target()
         };
         // Counted out however this future ends (dropped included).
         let _waiting = FlushWaiter(self);
         self.work.notify_waiters();
+        self.recover.notify_one();
         loop {
             let notified = self.settled_async.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            {
-                let ledger = self.ledger.lock();
-                if ledger.settled_below(target) {
+            let mine_done = self.ledger.lock().settled_below(target);
+            if mine_done {
+                let this = self.clone();
+                let (pending, read) = tokio::task::spawn_blocking(move || {
+                    let pending = this.file_pending(&mut file);
+                    (pending, file)
+                })
+                .await
+                .unwrap_or((true, file));
+                file = read;
+                if !pending {
                     return Ok(());
                 }
-                if self.drivers.load(Ordering::Acquire) == 0 {
-                    return Err(FlushError {
-                        pending: ledger.pending_below(target),
-                        timeout,
-                    });
-                }
             }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                let ledger = self.ledger.lock();
-                if ledger.settled_below(target) {
-                    return Ok(());
-                }
-                return Err(FlushError {
-                    pending: ledger.pending_below(target),
-                    timeout,
-                });
+            let now = tokio::time::Instant::now();
+            if self.drivers.load(Ordering::Acquire) == 0 || now >= deadline {
+                let here = self.ledger.lock().pending_below(target);
+                let this = self.clone();
+                return Err(tokio::task::spawn_blocking(move || {
+                    this.flush_error(here, &file, timeout)
+                })
+                .await
+                .unwrap_or_else(|_| FlushError::new(here, timeout)));
             }
+            let wake = if mine_done {
+                deadline.min(now + FILE_POLL)
+            } else {
+                deadline
+            };
+            let _ = tokio::time::timeout_at(wake, notified).await;
         }
     }
 
@@ -332,6 +425,14 @@ impl SpoolShared {
         match self.spool.stats() {
             Ok(stats) => {
                 h.spool_depth = Some(stats.depth());
+                let mine = (view.queued + view.in_flight) as u64;
+                h.spool_left_by_others = Some(stats.depth().saturating_sub(mine));
+                let owners = self.owners.lock().clone();
+                let held_here: u64 = owners
+                    .iter()
+                    .filter_map(|o| self.spool.held_by(o).ok())
+                    .sum();
+                h.spool_held_by_others = Some(stats.claimed.saturating_sub(held_here));
                 h.spool_oldest_age_secs = stats.oldest_age.map(|a| a.as_secs_f64());
                 h.queue_utilization = match max_rows {
                     Some(max) if max > 0 => (stats.depth() as f64 / max as f64).clamp(0.0, 1.0),
@@ -345,6 +446,16 @@ impl SpoolShared {
         }
         h
     }
+}
+
+/// How often a flush reads the file again while only other processes' rows are left.
+const FILE_POLL: Duration = Duration::from_millis(50);
+
+/// The rows of the file a flush waits for: this account's, with ids `from..=upto`.
+#[derive(Debug, Clone, Copy)]
+struct FileTarget {
+    upto: i64,
+    from: i64,
 }
 
 struct FlushWaiter<'a>(&'a SpoolShared);

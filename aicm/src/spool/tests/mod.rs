@@ -8,6 +8,7 @@ mod layout;
 mod open_errors;
 mod ops;
 mod processes;
+mod takeover;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

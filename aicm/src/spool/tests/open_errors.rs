@@ -143,7 +143,15 @@ fn a_new_spool_has_the_one_schema() {
         .collect::<Result<_, _>>()
         .unwrap();
     indexes.sort();
-    assert_eq!(indexes, ["spool_due", "spool_given"]);
+    assert_eq!(indexes, ["spool_due", "spool_given", "spool_owner"]);
+    let owners: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'spool_owners'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(owners, 1, "the owner registry");
     drop(conn);
     // Reopening finds it as it is.
     drop(open(&path, |_| {}));
