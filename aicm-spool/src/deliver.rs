@@ -36,10 +36,10 @@ pub fn run(spool: &Spool, request: Request<'_>, out: &mut impl Write) -> Result<
         .drop_timeout(Duration::ZERO)
         .build()
         .map_err(Failure::Tracker)?;
-    let start = tracker.health();
-    // Queued and claimed rows of every account: rows of another account stay in the file
-    // (this run cannot send them), so the bar may end short of its length.
-    let total = start.spool_depth.unwrap_or(before.depth());
+    // Queued and claimed rows of every account, read before the Tracker's loop started (it
+    // claims at once, so the file may already be smaller now): rows of another account stay in
+    // the file (this run cannot send them), so the bar may end short of its length.
+    let total = before.depth();
     let others = spool.accounts().map_or(0, |a| a.len().saturating_sub(1));
     writeln!(
         out,

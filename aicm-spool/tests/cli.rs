@@ -284,6 +284,23 @@ fn leave_rows(
     }
     assert!(tracker.close().is_err(), "the stalled API took nothing");
     drop(tracker);
+    // The stopped loop hands its claimed rows back to the file; only then may the API answer,
+    // or the request it holds could still be acknowledged and its rows deleted.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let stats = Spool::open(path, SpoolOptions::default())
+            .unwrap()
+            .stats()
+            .unwrap();
+        if stats.claimed == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rows stay claimed: {stats:?}"
+        );
+        std::thread::yield_now();
+    }
     api.set_stall(false);
 }
 
