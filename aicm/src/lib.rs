@@ -148,6 +148,7 @@ pub mod validate;
 
 mod api;
 mod config;
+mod policy;
 mod public_configs;
 mod settings;
 #[cfg(feature = "testing")]
@@ -159,11 +160,12 @@ pub use aicm_derive::Usage;
 pub use aicm_schema as schema;
 pub use config::{LimitVendor, LoadedConfig, TriggeredLimit};
 pub use delivery::health::{DeliveryHealth, global_delivery_health};
-pub use delivery::options::{OnFull, ParseOnFullError, defaults};
+pub use delivery::options::defaults;
 pub use delivery::record::{DiscardedRecord, FailedRecord, ResponseId, UsageRecord};
 pub use delivery::send::Receipt;
 pub use delivery::wire::{ParseProtocolError, Protocol};
 pub use error::{Error, FlushError, SchemaMismatch, TrackError};
+pub use policy::{OnFull, ParseOnFullError};
 pub use public_configs::{fetch_all_configs, fetch_all_configs_blocking};
 /// The schemars version aicm implements `JsonSchema` with.
 #[cfg(feature = "schemars")]

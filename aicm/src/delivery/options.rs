@@ -1,60 +1,9 @@
 //! Delivery settings: what makes two Trackers share a worker, and what happens when the queue
 //! is full.
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
-/// What `track` does when the delivery queue is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum OnFull {
-    /// Wait for room: `track` blocks the calling thread, `track_async` awaits.
-    Block,
-    /// Refuse the record with [`TrackError::QueueFull`](crate::TrackError::QueueFull).
-    Raise,
-    /// Drop the oldest queued record (counted in `total_discarded`, handed to `on_discard`)
-    /// to make room. The default: a metering SDK must never stall its host.
-    #[default]
-    Backpressure,
-}
-
-impl OnFull {
-    /// The accepted spellings, for error messages.
-    pub const VARIANTS: [&'static str; 3] = ["block", "raise", "backpressure"];
-
-    fn as_str(self) -> &'static str {
-        match self {
-            OnFull::Block => "block",
-            OnFull::Raise => "raise",
-            OnFull::Backpressure => "backpressure",
-        }
-    }
-}
-
-impl fmt::Display for OnFull {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// An `OnFull` spelling that is not one of `block`, `raise`, `backpressure`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid on-full policy `{0}`: expected one of block, raise, backpressure")]
-pub struct ParseOnFullError(pub String);
-
-impl FromStr for OnFull {
-    type Err = ParseOnFullError;
-
-    /// Case-insensitive, surrounding whitespace ignored.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "block" => Ok(OnFull::Block),
-            "raise" => Ok(OnFull::Raise),
-            "backpressure" => Ok(OnFull::Backpressure),
-            _ => Err(ParseOnFullError(s.to_owned())),
-        }
-    }
-}
+pub(crate) use crate::policy::OnFull;
 
 /// Everything about delivery that a worker is built with. Trackers whose options (and API root
 /// and key) are equal share one worker.

@@ -375,14 +375,14 @@ mod tests {
     use std::time::{Duration, SystemTime};
 
     use super::*;
+    use crate::delivery::record::Origin;
     use crate::delivery::record::ResponseId;
     use crate::delivery::signal::run_blocking;
-    use crate::tracker::TrackerCore;
 
-    fn record(core: &Arc<TrackerCore>) -> QueuedRecord {
+    fn record(core: &Arc<Origin>) -> QueuedRecord {
         QueuedRecord {
             seq: 0,
-            tracker: core.clone(),
+            origin: core.clone(),
             response_id: ResponseId::generate(),
             timestamp: SystemTime::now(),
             service_key: None,
@@ -398,7 +398,7 @@ mod tests {
 
     #[test]
     fn backpressure_drops_the_oldest_and_counts_it() {
-        let core = TrackerCore::for_tests("cfg");
+        let core = Origin::for_tests("cfg");
         let q = Queue::new(3, 10);
         let mut seqs = Vec::new();
         for _ in 0..5 {
@@ -419,7 +419,7 @@ mod tests {
 
     #[test]
     fn raise_refuses_and_keeps_the_record_out() {
-        let core = TrackerCore::for_tests("cfg");
+        let core = Origin::for_tests("cfg");
         let q = Queue::new(2, 10);
         for _ in 0..2 {
             assert!(q.try_push(record(&core), OnFull::Raise).is_ok());
@@ -437,7 +437,7 @@ mod tests {
 
     #[test]
     fn batches_settle_and_flush_sees_them() {
-        let core = TrackerCore::for_tests("cfg");
+        let core = Origin::for_tests("cfg");
         let q = Queue::new(100, 4);
         for _ in 0..6 {
             assert!(q.try_push(record(&core), OnFull::Raise).is_ok());
@@ -475,7 +475,7 @@ mod tests {
 
     #[test]
     fn closing_refuses_new_records_and_stops_when_drained() {
-        let core = TrackerCore::for_tests("cfg");
+        let core = Origin::for_tests("cfg");
         let q = Queue::new(10, 10);
         assert!(q.try_push(record(&core), OnFull::Raise).is_ok());
         q.begin_closing();
@@ -496,7 +496,7 @@ mod tests {
 
     #[test]
     fn a_blocked_producer_wakes_when_the_worker_takes_a_batch() {
-        let core = TrackerCore::for_tests("cfg");
+        let core = Origin::for_tests("cfg");
         let q = Arc::new(Queue::new(1, 1));
         assert!(q.try_push(record(&core), OnFull::Block).is_ok());
         let waiter = {

@@ -8,7 +8,6 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::wire::{Contract, Frame};
-use crate::tracker::TrackerCore;
 use crate::usage::{PreparedUsage, write_json};
 
 /// The id the server deduplicates a record on: fixed when `track` is called, never changed by a
@@ -140,12 +139,38 @@ impl PartialEq<&str> for ResponseId {
     }
 }
 
+/// A callback of a Tracker's (`on_discard`, `on_failed`).
+pub(crate) type Callback<T> = Box<dyn Fn(&T) + Send + Sync + 'static>;
+
+/// Whose a record is: the ids it is framed with and where its failures and discards are
+/// reported. One per Tracker, shared by its clones and by every record it accepted.
+pub(crate) struct Origin {
+    pub config_id: String,
+    /// The service id (config-based contract) or service key (today's) records are sent with
+    /// when they name none of their own.
+    pub service_id: String,
+    pub on_discard: Option<Callback<DiscardedRecord>>,
+    pub on_failed: Option<Callback<FailedRecord>>,
+}
+
+#[cfg(test)]
+impl Origin {
+    pub(crate) fn for_tests(config_id: &str) -> Arc<Origin> {
+        Arc::new(Origin {
+            config_id: config_id.to_owned(),
+            service_id: "svc".to_owned(),
+            on_discard: None,
+            on_failed: None,
+        })
+    }
+}
+
 /// A record in the queue or in flight.
 pub(crate) struct QueuedRecord {
     /// Position in the worker's acceptance order, for `flush`.
     pub seq: u64,
     /// The Tracker that accepted it: config and service ids, callbacks.
-    pub tracker: Arc<TrackerCore>,
+    pub origin: Arc<Origin>,
     pub response_id: ResponseId,
     pub timestamp: SystemTime,
     /// The service key given for this record (`TrackOptions::service_key`), else the
@@ -163,13 +188,13 @@ impl QueuedRecord {
     pub fn service_key(&self) -> &str {
         self.service_key
             .as_deref()
-            .unwrap_or(&self.tracker.service_id)
+            .unwrap_or(&self.origin.service_id)
     }
 
     /// What the contract frames the record from.
     pub fn frame(&self) -> Frame<'_> {
         Frame {
-            config_id: &self.tracker.config_id,
+            config_id: &self.origin.config_id,
             service_key: self.service_key(),
             timestamp: self.timestamp,
             response_id: &self.response_id,
@@ -208,7 +233,7 @@ impl QueuedRecord {
     pub fn to_usage_record(&self) -> UsageRecord {
         let parts = self.parts();
         UsageRecord {
-            config_id: self.tracker.config_id.clone(),
+            config_id: self.origin.config_id.clone(),
             service_id: self.service_key().to_owned(),
             response_id: self.response_id.clone(),
             timestamp: self.timestamp,

@@ -428,7 +428,7 @@ impl Sender {
         let error = failure_text(status, message);
         warn_failed_once(&self.warned, status, &error, records.len());
         for record in records {
-            if let Some(callback) = &record.tracker.on_failed {
+            if let Some(callback) = &record.origin.on_failed {
                 let failed = FailedRecord {
                     record: record.to_usage_record(),
                     status,
@@ -456,7 +456,7 @@ impl Sender {
     ) {
         let error = refusal_text(status, &messages);
         warn_refused_once(&self.warned, status, &error);
-        if let Some(callback) = &record.tracker.on_failed {
+        if let Some(callback) = &record.origin.on_failed {
             callback(&FailedRecord {
                 record: record.to_usage_record(),
                 status: http_status,

@@ -11,7 +11,7 @@ use crate::Error;
 use crate::api::ApiClient;
 use crate::config::{ConfigStore, LoadedConfig};
 use crate::delivery::options::{DeliveryOptions, OnFull};
-use crate::delivery::record::{DiscardedRecord, FailedRecord};
+use crate::delivery::record::{Callback, DiscardedRecord, FailedRecord, Origin};
 use crate::delivery::registry::{self, WorkerKey};
 use crate::delivery::retry::Backoff;
 use crate::delivery::send::{LimitsHook, Sender, Transport};
@@ -20,8 +20,6 @@ use crate::delivery::wire::{Contract, Protocol};
 use crate::delivery::worker::Worker;
 use crate::settings::{Settings, SettingsOverrides};
 use crate::usage::LiveSchema;
-
-pub(crate) type Callback<T> = Box<dyn Fn(&T) + Send + Sync + 'static>;
 
 /// Configures and builds a [`Tracker`].
 ///
@@ -725,16 +723,18 @@ impl Prepared {
             }
         };
         let core = Arc::new(TrackerCore {
-            config_id: self.config_id,
-            service_id: self.service_id,
+            origin: Arc::new(Origin {
+                config_id: self.config_id,
+                service_id: self.service_id,
+                on_discard: self.on_discard,
+                on_failed: self.on_failed,
+            }),
             live: LiveSchema::new(schema),
             store: self.store,
-            on_discard: self.on_discard,
-            on_failed: self.on_failed,
         });
         #[cfg(feature = "spool")]
         if let Some(driver) = &worker.spool {
-            driver.shared.register_tracker(&core);
+            driver.shared.register_tracker(&core.origin);
         }
         let Some(contract) = worker.sender.contract() else {
             registry::release(&worker);

@@ -19,7 +19,7 @@ pub use options::TrackOptions;
 use crate::delivery::health::DeliveryHealth;
 use crate::delivery::options::OnFull;
 use crate::delivery::queue::{BlockOutcome, Pushed, Refused};
-use crate::delivery::record::{DiscardedRecord, FailedRecord, QueuedRecord, ResponseId};
+use crate::delivery::record::{DiscardedRecord, Origin, QueuedRecord, ResponseId};
 use crate::delivery::registry;
 use crate::delivery::send::Receipt;
 use crate::delivery::signal::{How, run_blocking};
@@ -27,7 +27,6 @@ use crate::delivery::wire::{Contract, Protocol};
 use crate::delivery::worker::Worker;
 use crate::usage::{LiveSchema, TrackContext};
 use crate::{Error, FlushError, IntoUsage, TrackError};
-use builder::Callback;
 
 /// Records usage for one config and service and delivers it in the background.
 ///
@@ -69,13 +68,11 @@ struct TrackerInner {
     drop_timeout: Duration,
 }
 
-/// What every queued record of a Tracker refers to.
+/// What a Tracker's clones share beyond delivery: its records' origin (what delivery sees of
+/// the Tracker), the schema usage is validated against, and the account's configs and limits.
 pub(crate) struct TrackerCore {
-    pub config_id: String,
-    pub service_id: String,
+    pub origin: Arc<Origin>,
     pub live: LiveSchema,
-    pub on_discard: Option<Callback<DiscardedRecord>>,
-    pub on_failed: Option<Callback<FailedRecord>>,
     /// Configs and triggered limits (`None` for an in-memory Tracker).
     pub store: Option<crate::config::ConfigStore>,
 }
@@ -83,8 +80,8 @@ pub(crate) struct TrackerCore {
 impl fmt::Debug for Tracker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Tracker")
-            .field("config_id", &self.inner.core.config_id)
-            .field("service_id", &self.inner.core.service_id)
+            .field("config_id", &self.inner.core.origin.config_id)
+            .field("service_id", &self.inner.core.origin.service_id)
             .field("closed", &self.inner.closed.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
@@ -145,12 +142,12 @@ impl Tracker {
 
     /// The config this Tracker records usage for.
     pub fn config_id(&self) -> &str {
-        &self.inner.core.config_id
+        &self.inner.core.origin.config_id
     }
 
     /// The service this Tracker records usage for.
     pub fn service_id(&self) -> &str {
-        &self.inner.core.service_id
+        &self.inner.core.origin.service_id
     }
 
     /// The live schema usage is validated against.
@@ -162,7 +159,10 @@ impl Tracker {
     /// config: for API docs and for clients that validate before calling your service.
     #[cfg(feature = "schemars")]
     pub fn json_schema(&self) -> schemars::Schema {
-        crate::json_schema::usage_schema(&self.inner.core.config_id, &self.inner.core.live.get())
+        crate::json_schema::usage_schema(
+            &self.inner.core.origin.config_id,
+            &self.inner.core.live.get(),
+        )
     }
 
     /// Validates `usage` and queues it for delivery; returns its response id at once.
@@ -352,7 +352,7 @@ impl Tracker {
             return store.refresh_limits().await;
         }
         store.refresh().await?;
-        let loaded = store.config(&core.config_id)?;
+        let loaded = store.config(&core.origin.config_id)?;
         if *core.live.get() != loaded.schema {
             core.live.replace(loaded.schema);
         }
@@ -387,7 +387,7 @@ impl Tracker {
         }
         let core = &self.inner.core;
         let ctx = TrackContext {
-            config_id: &core.config_id,
+            config_id: &core.origin.config_id,
             live: &core.live,
         };
         if let Some(context) = &options.context
@@ -421,7 +421,7 @@ impl Tracker {
                 });
             }
             Some(key) => Some(Arc::<str>::from(key)),
-            None if core.service_id.trim().is_empty() => {
+            None if core.origin.service_id.trim().is_empty() => {
                 return Err(TrackError::InvalidOption {
                     option: "service_key",
                     message: "this Tracker has no service key of its own: name one per record \
@@ -448,7 +448,7 @@ impl Tracker {
         .map_err(|e| TrackError::Serialize(e.to_string()))?;
         Ok(QueuedRecord {
             seq: 0,
-            tracker: core.clone(),
+            origin: core.origin.clone(),
             response_id,
             timestamp: options.timestamp.unwrap_or_else(SystemTime::now),
             service_key,
@@ -519,7 +519,7 @@ impl Tracker {
                  total_discarded; this warning is shown once)"
             );
         }
-        if let Some(callback) = &old.tracker.on_discard {
+        if let Some(callback) = &old.origin.on_discard {
             callback(&DiscardedRecord {
                 record: old.to_usage_record(),
                 reason: format!(
@@ -571,19 +571,5 @@ impl Drop for TrackerInner {
             );
         }
         registry::release(&self.worker);
-    }
-}
-
-#[cfg(test)]
-impl TrackerCore {
-    pub(crate) fn for_tests(config_id: &str) -> Arc<TrackerCore> {
-        Arc::new(TrackerCore {
-            config_id: config_id.to_owned(),
-            service_id: "svc".to_owned(),
-            live: LiveSchema::new(aicm_schema::Schema::empty()),
-            on_discard: None,
-            on_failed: None,
-            store: None,
-        })
     }
 }

@@ -131,7 +131,7 @@ pub(super) fn track(
         encoded.body,
         &encoded.response_id,
         encoded.source,
-        &record.tracker.config_id,
+        &record.origin.config_id,
     );
     settle_append(shared, encoded.key, new, result)?;
     Ok(record.response_id)
@@ -150,7 +150,7 @@ pub(super) async fn track_async(
         encoded.body,
         &encoded.response_id,
         encoded.source,
-        &record.tracker.config_id,
+        &record.origin.config_id,
     );
     // If this future is dropped before the answer, the record is no longer this process's
     // to count (it may still be stored; then it is delivered as any other row).
@@ -183,7 +183,7 @@ pub(super) fn track_many<U: IntoUsage>(
                     encoded.body,
                     encoded.response_id,
                     encoded.source,
-                    record.tracker.config_id.clone(),
+                    record.origin.config_id.clone(),
                 ));
                 waiting.push((results.len(), encoded.key, new, record.response_id));
                 results.push(None);

@@ -14,8 +14,8 @@ use tokio::sync::Notify;
 
 use super::ledger::{Ledger, Outcome};
 use crate::delivery::health::{self, DeliveryHealth, HealthSource};
+use crate::delivery::record::Origin;
 use crate::spool::{Spool, SpoolError, SpoolOptions};
-use crate::tracker::TrackerCore;
 use crate::{Error, FlushError};
 
 /// Whose records a Tracker stores: each row records its account's [`Account::fingerprint`],
@@ -66,7 +66,7 @@ pub(crate) struct SpoolShared {
     pub recover: Notify,
     /// The owner names of this process's delivery loops on the file.
     pub owners: Mutex<Vec<String>>,
-    trackers: Mutex<Vec<Weak<TrackerCore>>>,
+    trackers: Mutex<Vec<Weak<Origin>>>,
     /// Delivery loops running on this file in this process.
     pub drivers: AtomicUsize,
     /// The smallest `max_batch_size` of those loops: a full batch of fresh rows wakes them.
@@ -238,16 +238,16 @@ impl SpoolShared {
     }
 
     /// Remembers a Tracker whose records this spool holds, for its callbacks.
-    pub fn register_tracker(&self, core: &Arc<TrackerCore>) {
+    pub fn register_tracker(&self, core: &Arc<Origin>) {
         let mut trackers = self.trackers.lock();
         trackers.retain(|w| w.strong_count() > 0);
         trackers.push(Arc::downgrade(core));
     }
 
     /// The live Tracker a row belongs to: same config and service, else same config.
-    pub fn tracker_for(&self, config_id: &str, service_id: &str) -> Option<Arc<TrackerCore>> {
+    pub fn tracker_for(&self, config_id: &str, service_id: &str) -> Option<Arc<Origin>> {
         let trackers = self.trackers.lock();
-        let live: Vec<Arc<TrackerCore>> = trackers.iter().filter_map(Weak::upgrade).collect();
+        let live: Vec<Arc<Origin>> = trackers.iter().filter_map(Weak::upgrade).collect();
         drop(trackers);
         let by_service = live
             .iter()
