@@ -930,10 +930,23 @@ fn a_killed_process_loses_no_record_whose_track_returned_ok(protocol: Protocol) 
     // rows it held claimed (lease: 5 minutes) and those it put off for minutes.
     api.clear_faults();
     let started = Instant::now();
-    let recovering = fast(builder(&api, "chat-completions").protocol(protocol))
-        .spool(dir.spool())
-        .build()
-        .unwrap();
+    // The start-up warning about the earlier process's records is logged where `build` runs.
+    let log = LogCapture::default();
+    let recovering = tracing::subscriber::with_default(log.subscriber(), || {
+        fast(builder(&api, "chat-completions").protocol(protocol))
+            .spool(dir.spool())
+            .build()
+            .unwrap()
+    });
+    let warning = log.text();
+    assert!(
+        warning.contains("left by an earlier process") && warning.contains("WARN"),
+        "{warning}"
+    );
+    assert!(
+        warning.contains(&format!("rows={}", left.queued + left.claimed)),
+        "{warning}"
+    );
     recovering.flush(DEADLINE).unwrap();
     let took = started.elapsed();
     println!("the new process delivered the backlog in {took:?}");
@@ -1187,4 +1200,41 @@ under_both_contracts! {
     records_from_several_threads_are_stored_durably_and_delivered_once,
     a_killed_process_loses_no_record_whose_track_returned_ok,
     two_live_processes_sharing_a_spool_store_each_record_once,
+}
+
+/// Collects what `tracing` logs under [`LogCapture::subscriber`], as text.
+#[derive(Clone, Default)]
+struct LogCapture(Arc<parking_lot::Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + use<> {
+        tracing_subscriber::fmt()
+            .with_writer(self.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::WARN)
+            .finish()
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock()).into_owned()
+    }
+}
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
+    type Writer = LogCapture;
+
+    fn make_writer(&'a self) -> LogCapture {
+        self.clone()
+    }
 }
