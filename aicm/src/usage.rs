@@ -1,6 +1,6 @@
 //! What `track` accepts: typed `#[derive(Usage)]` records and dynamic JSON objects.
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use serde_json::{Map, Value};
 
 pub(crate) mod anonymize;
@@ -42,7 +42,31 @@ pub(crate) fn write_json<T: serde::Serialize + ?Sized>(
     out: &mut BytesMut,
     value: &T,
 ) -> Result<(), serde_json::Error> {
-    serde_json::to_writer(out.writer(), value)
+    serde_json::to_writer(ChunkWriter(out), value)
+}
+
+/// `io::Write` into a `BytesMut` whose `write_all` is one append: serde_json writes a record in
+/// dozens of small pieces, and `bytes`' own writer goes through the default `write_all` loop
+/// for each.
+struct ChunkWriter<'a>(&'a mut BytesMut);
+
+impl std::io::Write for ChunkWriter<'_> {
+    #[inline]
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    #[inline]
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.0.extend_from_slice(buf);
+        Ok(())
+    }
+
+    #[inline]
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A typed record's checks (its config id, its schema against the live one once per type, the
