@@ -43,7 +43,7 @@ fn packages() -> BTreeMap<String, Package> {
         let manifest = PathBuf::from(p["manifest_path"].as_str().expect("manifest_path"));
         let mut targets = BTreeMap::new();
         for t in p["targets"].as_array().expect("targets") {
-            let required = t["required-features"]
+            let required: Vec<String> = t["required-features"]
                 .as_array()
                 .map(|f| f.iter().filter_map(|f| f.as_str().map(str::to_owned)).collect())
                 .unwrap_or_default();
