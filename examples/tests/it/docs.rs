@@ -178,6 +178,19 @@ impl Checker {
 
     fn check_cargo(&self, words: &[&str]) -> Result<(), String> {
         let (sub, words) = words.split_first().ok_or("cargo without a subcommand")?;
+        if *sub == "install" {
+            // cargo install --git <url> <package>: a package of ours with a binary
+            let names = words.iter().enumerate().filter(|(i, w)| {
+                !w.starts_with("--") && (*i == 0 || words[i - 1] != "--git")
+            });
+            for (_, name) in names {
+                let pkg = self.packages.get(*name).ok_or(format!("no package `{name}`"))?;
+                if !pkg.targets.keys().any(|(kind, _)| kind == "bin") {
+                    return Err(format!("`{name}` has no binary to install"));
+                }
+            }
+            return Ok(());
+        }
         if !matches!(*sub, "run" | "test" | "bench" | "build" | "doc" | "clippy") {
             return Err(format!("`cargo {sub}` is not a subcommand this test knows"));
         }
