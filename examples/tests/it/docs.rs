@@ -6,6 +6,8 @@
 //! repository exists. Nothing is run but `cargo metadata`: the commands themselves take long.
 //! (The README's Rust blocks are compiled as doctests of `aicm`: `aicm::ReadmeDoctests`.)
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,11 +34,21 @@ struct Package {
 fn packages() -> BTreeMap<String, Package> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let out = Command::new(cargo)
-        .args(["metadata", "--no-deps", "--format-version", "1", "--offline"])
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+        ])
         .current_dir(root())
         .output()
         .expect("cargo metadata runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: Value = serde_json::from_slice(&out.stdout).expect("metadata is JSON");
     let mut packages = BTreeMap::new();
     for p in meta["packages"].as_array().expect("packages") {
@@ -45,7 +57,11 @@ fn packages() -> BTreeMap<String, Package> {
         for t in p["targets"].as_array().expect("targets") {
             let required: Vec<String> = t["required-features"]
                 .as_array()
-                .map(|f| f.iter().filter_map(|f| f.as_str().map(str::to_owned)).collect())
+                .map(|f| {
+                    f.iter()
+                        .filter_map(|f| f.as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default();
             for kind in t["kind"].as_array().expect("kind") {
                 let kind = kind.as_str().expect("kind is a string").to_owned();
@@ -103,7 +119,13 @@ fn sh_commands(text: &str) -> Vec<(usize, String)> {
 /// The `AICM_*` names the code reads (aicm, the CLIs, the examples and the local API).
 fn known_env_names() -> String {
     let mut text = String::new();
-    for dir in ["aicm/src", "aicm-spool/src", "aicm-codegen/src", "examples", "tests/src"] {
+    for dir in [
+        "aicm/src",
+        "aicm-spool/src",
+        "aicm-codegen/src",
+        "examples",
+        "tests/src",
+    ] {
         collect_sources(&root().join(dir), &mut text);
     }
     text
@@ -144,8 +166,13 @@ impl Checker {
     fn check(&self, command: &str) -> Result<(), String> {
         let mut words: Vec<&str> = command.split_whitespace().collect();
         while let Some(word) = words.first() {
-            let Some((name, _)) = word.split_once('=') else { break };
-            if !name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') {
+            let Some((name, _)) = word.split_once('=') else {
+                break;
+            };
+            if !name
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            {
                 break;
             }
             if name.starts_with("AICM_") && !self.env_names.contains(&format!("\"{name}\"")) {
@@ -165,7 +192,9 @@ impl Checker {
 
     /// A word naming a path under a workspace member (`examples/data/x.jsonl`) must exist.
     fn check_path(&self, word: &str) -> Result<(), String> {
-        let Some((first, _)) = word.split_once('/') else { return Ok(()) };
+        let Some((first, _)) = word.split_once('/') else {
+            return Ok(());
+        };
         let is_member = self
             .packages
             .values()
@@ -180,11 +209,15 @@ impl Checker {
         let (sub, words) = words.split_first().ok_or("cargo without a subcommand")?;
         if *sub == "install" {
             // cargo install --git <url> <package>: a package of ours with a binary
-            let names = words.iter().enumerate().filter(|(i, w)| {
-                !w.starts_with("--") && (*i == 0 || words[i - 1] != "--git")
-            });
+            let names = words
+                .iter()
+                .enumerate()
+                .filter(|(i, w)| !w.starts_with("--") && (*i == 0 || words[i - 1] != "--git"));
             for (_, name) in names {
-                let pkg = self.packages.get(*name).ok_or(format!("no package `{name}`"))?;
+                let pkg = self
+                    .packages
+                    .get(*name)
+                    .ok_or(format!("no package `{name}`"))?;
                 if !pkg.targets.keys().any(|(kind, _)| kind == "bin") {
                     return Err(format!("`{name}` has no binary to install"));
                 }
@@ -204,7 +237,11 @@ impl Checker {
         let mut all_features = false;
         let mut it = ours.iter();
         while let Some(word) = it.next() {
-            let mut value = || it.next().copied().ok_or(format!("`{word}` without a value"));
+            let mut value = || {
+                it.next()
+                    .copied()
+                    .ok_or(format!("`{word}` without a value"))
+            };
             match *word {
                 "-p" | "--package" => package = Some(value()?),
                 "--example" => target = Some(("example", value()?)),
@@ -247,14 +284,22 @@ impl Checker {
                 .map(|((_, n), r)| (n, r))
                 .collect();
             let chosen: Vec<_> = match target {
-                Some((_, t)) => of_kind.into_iter().filter(|(n, _)| n.as_str() == t).collect(),
+                Some((_, t)) => of_kind
+                    .into_iter()
+                    .filter(|(n, _)| n.as_str() == t)
+                    .collect(),
                 None => of_kind,
             };
             if chosen.is_empty() {
-                return Err(format!("`{name}` has no {kind} {}", target.map_or("", |t| t.1)));
+                return Err(format!(
+                    "`{name}` has no {kind} {}",
+                    target.map_or("", |t| t.1)
+                ));
             }
             if *sub == "run" && target.is_none() && chosen.len() > 1 {
-                return Err(format!("`{name}` has several binaries: name one with --bin"));
+                return Err(format!(
+                    "`{name}` has several binaries: name one with --bin"
+                ));
             }
             for (target_name, required) in chosen {
                 for feature in required {
@@ -299,7 +344,10 @@ impl Checker {
             return if declared {
                 Ok(())
             } else {
-                Err(format!("`{word}` is not a subcommand of {}", pkg.dir.display()))
+                Err(format!(
+                    "`{word}` is not a subcommand of {}",
+                    pkg.dir.display()
+                ))
             };
         }
         Ok(())
@@ -325,7 +373,10 @@ fn every_documented_command_names_what_the_workspace_has() {
             }
         }
     }
-    assert!(checked >= 10, "only {checked} commands found: is the extraction broken?");
+    assert!(
+        checked >= 10,
+        "only {checked} commands found: is the extraction broken?"
+    );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
