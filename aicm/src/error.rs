@@ -212,6 +212,17 @@ impl SchemaMismatch {
 }
 
 /// `flush` or `close` ran out of time with records still undelivered.
+///
+/// ```no_run
+/// use std::time::Duration;
+///
+/// let tracker = aicm::Tracker::track_api().build()?;
+/// if let Err(e) = tracker.flush(Duration::from_secs(5)) {
+///     // e.pending == e.pending_here + e.pending_others (the latter only with a spool)
+///     eprintln!("{e}; of them {} stored by this process", e.pending_here);
+/// }
+/// # Ok::<(), aicm::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "{pending} record(s) still pending after waiting {timeout:?}{}",

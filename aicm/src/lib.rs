@@ -173,3 +173,9 @@ pub use schemars;
 pub use tracker::{TrackOptions, Tracker, TrackerBuilder};
 pub use usage::{IntoUsage, PreparedUsage, TrackContext, Usage};
 pub use validate::{Mismatch, TypeValidator, UsageValidationError, ValidationIssue};
+
+/// The Rust blocks of the workspace's README.md, compiled (and run unless `no_run`) as
+/// doctests, so the user guide cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -23,6 +23,17 @@ use super::record::format_timestamp;
 /// process's rows included (`spool_left_by_others` and `spool_held_by_others` say how much of
 /// it is not this process's), and `queue_capacity` / `queue_utilization` are its row limit and
 /// how full it is.
+///
+/// ```no_run
+/// let tracker = aicm::Tracker::track_api().build()?;
+/// let health = tracker.health();
+/// assert!(health.is_balanced());
+/// if health.total_failed > 0 {
+///     eprintln!("{} record(s) not delivered, last error: {:?}", health.total_failed,
+///               health.last_error);
+/// }
+/// # Ok::<(), aicm::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[non_exhaustive]

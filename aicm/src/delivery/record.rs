@@ -306,7 +306,24 @@ pub struct DiscardedRecord {
     pub reason: String,
 }
 
-/// A record the server refused or that ran out of retries.
+/// A record the server refused or that ran out of retries, as handed to
+/// [`TrackerBuilder::on_failed`](crate::TrackerBuilder::on_failed).
+///
+/// ```no_run
+/// let tracker = aicm::Tracker::track_api()
+///     .on_failed(|failed: &aicm::FailedRecord| {
+///         // e.g. "service_key_unknown: [\"Service key 'x::y' is not recognized.\"]"
+///         tracing::warn!(
+///             response_id = %failed.record.response_id,
+///             status = ?failed.status,
+///             record_status = ?failed.record_status,
+///             messages = ?failed.messages,
+///             "usage record not delivered: {}", failed.error
+///         );
+///     })
+///     .build()?;
+/// # Ok::<(), aicm::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct FailedRecord {

@@ -250,7 +250,21 @@ impl TrackerBuilder {
     /// records to be delivered (default 5 s; `Duration::ZERO` does not wait). Anything still
     /// undelivered then is logged once with its count. `close` is the way to be sure; this is
     /// the safety net for a `main` that returns without it. Spooled records never wait: they
-    /// are safe in the file.
+    /// are safe in the file. A Tracker held in a `static` is never dropped.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    ///
+    /// let tracker = aicm::Tracker::track_api()
+    ///     .drop_timeout(Duration::from_secs(2)) // a CLI that should exit quickly
+    ///     .build()?;
+    /// tracker.track_with(
+    ///     serde_json::json!({"calls": 1}),
+    ///     aicm::TrackOptions::for_service("acme::search"),
+    /// )?;
+    /// // returning without close: the drop waits up to 2 s for delivery
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn drop_timeout(mut self, timeout: Duration) -> Self {
         self.drop_timeout = timeout;
         self

@@ -8,9 +8,12 @@ use serde_json::Value;
 ///
 /// ```
 /// use aicm::TrackOptions;
-/// let options = TrackOptions::new()
-///     .client_customer_key("acme")
+/// // today's API: the service key per record
+/// let options = TrackOptions::for_service("openai::gpt-5-mini")
+///     .customer_key("acme")
 ///     .context(serde_json::json!({"request": "r-1"}));
+/// // the config-based API: the Tracker's service id applies
+/// let options = TrackOptions::new().client_customer_key("acme");
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TrackOptions {

@@ -2,5 +2,6 @@
 
 mod axum_app;
 mod batch_job;
+mod docs;
 mod quickstart;
 mod typed_usage;
