@@ -185,7 +185,11 @@ impl Tracker {
         if let Some(driver) = self.spool_driver() {
             return spooled::track(self, driver, record);
         }
-        run_blocking(self.enqueue(record, How::Block))
+        // The common case takes no wait: a push without building the waiting future.
+        match self.push_now(record) {
+            Ok(done) => done,
+            Err(back) => run_blocking(self.enqueue(back, How::Block)),
+        }
     }
 
     /// [`Tracker::track_with`] for async code: a full queue under `OnFull::Block` is awaited,
@@ -468,6 +472,25 @@ impl Tracker {
 
     fn block_deadline(&self) -> Option<Instant> {
         self.inner.block_timeout.map(|t| Instant::now() + t)
+    }
+
+    /// Pushes a record if that needs no wait; gives it back when `OnFull::Block` must wait for
+    /// room (then [`Tracker::enqueue`] does, as its caller can).
+    #[allow(clippy::result_large_err)]
+    fn push_now(
+        &self,
+        record: QueuedRecord,
+    ) -> Result<Result<ResponseId, TrackError>, QueuedRecord> {
+        let id = record.response_id.clone();
+        let queue = &self.inner.worker.queue;
+        match queue.try_push(record, self.inner.on_full) {
+            Ok(pushed) => {
+                self.report_displaced(pushed);
+                Ok(Ok(id))
+            }
+            Err(Refused::Full(back)) if self.inner.on_full == OnFull::Block => Err(back),
+            Err(refused) => Ok(Err(refused.into_error(queue.capacity()))),
+        }
     }
 
     /// Pushes a prepared record under the `OnFull` policy; under `Block` a full queue is
