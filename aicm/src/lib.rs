@@ -124,6 +124,7 @@
 //! | `derive` | yes | `#[derive(Usage)]` (re-exported from `aicm-derive`) |
 //! | `rustls` | yes | TLS through rustls |
 //! | `native-tls` | no | TLS through the platform library |
+//! | `llm` | no | [`llm`]: usage records from OpenAI, Anthropic, Gemini and OpenAI-compatible responses and event streams; [`Tracker::track_llm`] |
 //! | `testing` | no | `aicm::testing`: a recording Tracker for your unit tests |
 //! | `spool` | no | `TrackerBuilder::spool`: a durable on-disk queue (`aicm::spool`), so records survive crashes, restarts and outages |
 //! | `schemars` | no | `schemars::JsonSchema` for [`DeliveryHealth`], [`UsageValidationError`], [`TriggeredLimit`] and [`ResponseId`]; `aicm::json_schema` and `Tracker::json_schema` (the JSON Schema of a config's usage); `aicm::schemars` re-exported, for `aicm-codegen --schemars` output |
@@ -136,6 +137,8 @@ mod delivery;
 mod error;
 #[cfg(feature = "schemars")]
 pub mod json_schema;
+#[cfg(feature = "llm")]
+pub mod llm;
 #[cfg(feature = "spool")]
 pub mod spool;
 #[cfg(feature = "testing")]
