@@ -384,3 +384,312 @@ fn a_stream_stopped_early_gives_what_it_saw_marked_incomplete() {
     let record = stream_record(&Provider::OpenAiChat, &[&bytes[..cut]]).unwrap();
     assert!(record.incomplete);
 }
+
+// ---- reqwest-middleware --------------------------------------------------------------------
+
+/// (path, fixture, service key, response id) of every answer the middleware should track.
+const THROUGH_THE_MIDDLEWARE: [(&str, &str, &str, &str); 9] = [
+    (
+        "/v1/chat/completions",
+        "openai_chat.json",
+        "openai::gpt-5-mini-2025-08-07",
+        "chatcmpl-CKgAeOmDlm3yJ4v0kQ2XbRf8sNpTz",
+    ),
+    (
+        "/v1/chat/completions",
+        "openai_chat_audio.json",
+        "openai::gpt-4o-audio-preview-2025-06-03",
+        "chatcmpl-CKgB1a2b3c4d5e6f7g8h9i0jKLMNO",
+    ),
+    (
+        "/v1/chat/completions",
+        "openai_chat_stream.sse",
+        "openai::gpt-5-mini-2025-08-07",
+        "chatcmpl-CKgCs9XyZ1wVu2tS3rQ4pO5nM",
+    ),
+    (
+        "/v1/responses",
+        "openai_responses.json",
+        "openai::gpt-5-2025-08-07",
+        "resp_68da1f0c2a7c81a19e1b0e6c5b9a4d3e0f1a2b3c4d5e6f70",
+    ),
+    (
+        "/v1/responses",
+        "openai_responses_stream.sse",
+        "openai::gpt-5-2025-08-07",
+        "resp_68da20a1b2c381a1a5e7f9b1d3f5a7c9e1b3d5f7a9c1e3f5",
+    ),
+    (
+        "/v1/messages",
+        "anthropic_messages.json",
+        "anthropic::claude-sonnet-4-5-20250929",
+        "msg_01XFDUDYJgAACzvnptvVoYEL",
+    ),
+    (
+        "/v1/messages",
+        "anthropic_messages_stream.sse",
+        "anthropic::claude-sonnet-4-5-20250929",
+        "msg_01ATpLGw3WBRRiDh5k7vj9jv",
+    ),
+    (
+        "/v1beta/models/gemini-2.5-flash:generateContent",
+        "gemini_generate_content.json",
+        "google::gemini-2.5-flash",
+        "tVbaaPrTAovp-8YP5vLx0Q0",
+    ),
+    (
+        "/v1beta/models/gemini-2.5-flash:streamGenerateContent",
+        "gemini_stream.sse",
+        "google::gemini-2.5-flash",
+        "kVjaaL3mGMnU-8YPqdCb6Qw",
+    ),
+];
+
+async fn async_tracker(api: &LocalApiThread) -> aicm::Tracker {
+    aicm::Tracker::track_api()
+        .api_key(api.api_key())
+        .api_base(api.api_base())
+        .ini_path(support::temp_ini())
+        .build_async()
+        .await
+        .unwrap()
+}
+
+fn client(middleware: aicm::llm::LlmMiddleware) -> reqwest_middleware::ClientWithMiddleware {
+    reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(middleware)
+        .build()
+}
+
+fn find<'a>(records: &'a [StoredRecord], response_id: &str) -> &'a StoredRecord {
+    records
+        .iter()
+        .find(|r| r.response_id == response_id)
+        .unwrap_or_else(|| panic!("no record {response_id} in {records:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn middleware_passes_every_answer_through_unchanged_and_tracks_it() {
+    let fake = aicm_tests::FakeLlm::start().await.unwrap();
+    let api = server();
+    let tracker = async_tracker(&api).await;
+    let middleware = aicm::llm::LlmMiddleware::new(tracker.clone()).vendor("openai");
+    let client = client(middleware.clone());
+
+    for (i, (path, name, _, _)) in THROUGH_THE_MIDDLEWARE.iter().enumerate() {
+        let response = client
+            .post(format!("{}{path}", fake.base_url()))
+            .header("x-fixture", *name)
+            .body("{}")
+            .with_extension(
+                TrackOptions::new()
+                    .customer_key(format!("customer-{i}"))
+                    .context(json!({"fixture": name})),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(response.url().path().ends_with(path), "{}", response.url());
+        let bytes = response.bytes().await.unwrap();
+        assert_eq!(&bytes[..], aicm_tests::llm_fixture(name).unwrap(), "{name}");
+    }
+    // Not a covered API, and an error answer: passed through, not records.
+    let models = client
+        .get(format!("{}/v1/models", fake.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(models.status(), 404);
+    let error = client
+        .post(format!("{}/v1/chat/completions", fake.base_url()))
+        .header("x-fixture", "openai_error.json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error.status(), 429);
+    assert_eq!(
+        &error.bytes().await.unwrap()[..],
+        aicm_tests::llm_fixture("openai_error.json").unwrap()
+    );
+
+    tracker.close_async().await.unwrap();
+    let stats = middleware.stats();
+    assert_eq!(
+        stats.tracked,
+        THROUGH_THE_MIDDLEWARE.len() as u64,
+        "{stats:?}"
+    );
+    assert_eq!(stats.failed, 0, "{stats:?}");
+    assert_eq!(stats.incomplete, 0, "{stats:?}");
+    let records = api.records();
+    assert_eq!(records.len(), THROUGH_THE_MIDDLEWARE.len(), "{records:?}");
+    for (i, (_, name, service_key, response_id)) in THROUGH_THE_MIDDLEWARE.iter().enumerate() {
+        let stored = find(&records, response_id);
+        assert_eq!(stored.service_id, *service_key, "{name}");
+        assert_eq!(
+            stored.client_customer_key.as_deref(),
+            Some(format!("customer-{i}").as_str())
+        );
+        assert_eq!(context(stored), json!({"fixture": name}));
+        // The payload is exactly what extraction alone gives.
+        let provider = if name.starts_with("anthropic") {
+            Provider::Anthropic
+        } else if name.starts_with("gemini") {
+            Provider::Gemini
+        } else if name.starts_with("openai_responses") {
+            Provider::OpenAiResponses
+        } else {
+            Provider::OpenAiChat
+        };
+        let bytes = aicm_tests::llm_fixture(name).unwrap();
+        let expected = if name.ends_with(".sse") {
+            stream_record(&provider, &[bytes]).unwrap()
+        } else {
+            extract(&provider, bytes).unwrap().unwrap()
+        };
+        assert_eq!(stored.usage, expected.payload, "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn middleware_hands_stream_bytes_over_as_they_arrive() {
+    let fake = aicm_tests::FakeLlm::start().await.unwrap();
+    let api = server();
+    let tracker = async_tracker(&api).await;
+    let middleware = aicm::llm::LlmMiddleware::new(tracker.clone()).vendor("openai");
+    let client = client(middleware.clone());
+    let mut response = client
+        .post(format!("{}/v1/chat/completions", fake.base_url()))
+        .header("x-fixture", "openai_chat_stream.sse")
+        .header("x-fixture-hold", "1")
+        .send()
+        .await
+        .unwrap();
+    // The server holds back the second half until released: the first bytes must reach us
+    // before then, or the middleware is buffering the stream.
+    let first = tokio::time::timeout(support::DEADLINE, response.chunk())
+        .await
+        .expect("first bytes arrive while the rest is held back")
+        .unwrap()
+        .unwrap();
+    let mut bytes = first.to_vec();
+    fake.release();
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        bytes.extend_from_slice(&chunk);
+    }
+    assert_eq!(
+        bytes,
+        aicm_tests::llm_fixture("openai_chat_stream.sse").unwrap()
+    );
+    tracker.close_async().await.unwrap();
+    assert_eq!(middleware.stats().tracked, 1);
+    let records = api.records();
+    check(
+        find(&records, "chatcmpl-CKgCs9XyZ1wVu2tS3rQ4pO5nM"),
+        "openai::gpt-5-mini-2025-08-07",
+        "chatcmpl-CKgCs9XyZ1wVu2tS3rQ4pO5nM",
+        CHAT_USAGE(),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn middleware_survives_broken_and_dropped_streams_and_records_each_once() {
+    let fake = aicm_tests::FakeLlm::start().await.unwrap();
+    let api = server();
+    let tracker = async_tracker(&api).await;
+    let middleware = aicm::llm::LlmMiddleware::new(tracker.clone());
+    let client = client(middleware.clone());
+    let sse = aicm_tests::llm_fixture("anthropic_messages_stream.sse").unwrap();
+    let text = std::str::from_utf8(sse).unwrap();
+    let break_at = text.find("event: content_block_delta").unwrap();
+
+    // The connection breaks mid-stream: the caller sees the error, bytes before it unchanged.
+    let mut response = client
+        .post(format!("{}/v1/messages", fake.base_url()))
+        .header("x-fixture", "anthropic_messages_stream.sse")
+        .header("x-fixture-break-at", break_at.to_string())
+        .header("x-fixture-hold", "1")
+        .with_extension(TrackOptions::new().customer_key("broken"))
+        .send()
+        .await
+        .unwrap();
+    // Everything before the break is read before the server is let break the connection.
+    let mut bytes = Vec::new();
+    while bytes.len() < break_at {
+        bytes.extend_from_slice(&response.chunk().await.unwrap().unwrap());
+    }
+    fake.release();
+    let failure = loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            Ok(None) => break None,
+            Err(error) => break Some(error),
+        }
+    };
+    assert!(
+        failure.is_some(),
+        "the broken stream is an error to its reader"
+    );
+    assert_eq!(bytes, &sse[..break_at]);
+    drop(response);
+
+    // The caller stops reading early (after Gemini's first chunk) and drops the answer.
+    let mut response = client
+        .post(format!(
+            "{}/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+            fake.base_url()
+        ))
+        .header("x-fixture", "gemini_stream.sse")
+        .header("x-fixture-hold", "1")
+        .with_extension(TrackOptions::new().customer_key("dropped"))
+        .send()
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("\n\n") {
+        seen.extend_from_slice(&response.chunk().await.unwrap().unwrap());
+    }
+    drop(response);
+
+    // A JSON answer broken before its end: nothing to read, counted, no error to anyone.
+    let response = client
+        .post(format!("{}/v1/messages", fake.base_url()))
+        .header("x-fixture", "anthropic_messages.json")
+        .header("x-fixture-break-at", "400")
+        .header("x-fixture-hold", "1")
+        .send()
+        .await
+        .unwrap();
+    let mut response = response;
+    let mut read = 0;
+    while read < 400 {
+        read += response.chunk().await.unwrap().unwrap().len();
+    }
+    fake.release();
+    assert!(response.chunk().await.is_err());
+    drop(response);
+
+    tracker.close_async().await.unwrap();
+    let stats = middleware.stats();
+    assert_eq!(stats.tracked, 2, "{stats:?}");
+    assert_eq!(stats.incomplete, 2, "{stats:?}");
+    assert_eq!(stats.abandoned, 1, "{stats:?}");
+    assert_eq!(stats.failed, 0, "{stats:?}");
+    let records = api.records();
+    assert_eq!(records.len(), 2, "one record per stream: {records:?}");
+    let broken = find(&records, "msg_01ATpLGw3WBRRiDh5k7vj9jv");
+    assert_eq!(broken.client_customer_key.as_deref(), Some("broken"));
+    assert_eq!(broken.service_id, "anthropic::claude-sonnet-4-5-20250929");
+    assert_eq!(broken.usage["input_tokens"], 472);
+    assert_eq!(broken.usage["output_tokens"], 2);
+    assert_eq!(context(broken), json!({"stream": "incomplete"}));
+    let dropped = find(&records, "kVjaaL3mGMnU-8YPqdCb6Qw");
+    assert_eq!(dropped.client_customer_key.as_deref(), Some("dropped"));
+    assert_eq!(dropped.service_id, "google::gemini-2.5-flash");
+    assert_eq!(
+        Value::Object(dropped.usage.clone()),
+        json!({"promptTokenCount": 11, "totalTokenCount": 11,
+               "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 11}]})
+    );
+    assert_eq!(context(dropped), json!({"stream": "incomplete"}));
+}

@@ -46,14 +46,22 @@
 
 mod extract;
 mod provider;
+#[cfg(feature = "llm-reqwest")]
+mod reqwest_mw;
 mod sse;
 mod stream;
+#[cfg(feature = "llm-http")]
+mod tap;
 mod track;
 
 pub use extract::{extract, extract_value};
 pub use provider::Provider;
+#[cfg(feature = "llm-reqwest")]
+pub use reqwest_mw::LlmMiddleware;
 pub use sse::{SseEvent, SseParser};
 pub use stream::StreamAccumulator;
+#[cfg(feature = "llm-http")]
+pub use tap::{LlmStats, LlmTracking, TapBody, with_track_options};
 
 use serde_json::{Map, Value};
 
