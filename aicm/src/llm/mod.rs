@@ -45,6 +45,10 @@
 //! integrations track every recognised answer of a client without call-site changes.
 
 mod extract;
+#[cfg(feature = "llm-http")]
+mod layer;
+#[cfg(feature = "llm-async-openai")]
+mod openai;
 mod provider;
 #[cfg(feature = "llm-reqwest")]
 mod reqwest_mw;
@@ -55,6 +59,8 @@ mod tap;
 mod track;
 
 pub use extract::{extract, extract_value};
+#[cfg(feature = "llm-http")]
+pub use layer::{LlmFuture, LlmLayer, LlmService};
 pub use provider::Provider;
 #[cfg(feature = "llm-reqwest")]
 pub use reqwest_mw::LlmMiddleware;
@@ -68,6 +74,7 @@ use serde_json::{Map, Value};
 /// One usage record read from an LLM response: what [`Tracker::track_llm`](crate::Tracker::track_llm)
 /// sends.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct LlmRecord {
     /// `vendor::model`, the model as the provider answered it (e.g. `openai::gpt-5-mini-2025-08-07`).
     pub service_key: String,
@@ -79,6 +86,27 @@ pub struct LlmRecord {
     /// True when the record was read from a stream that ended or was dropped before the
     /// provider's final event: the usage is what had been seen.
     pub incomplete: bool,
+}
+
+impl LlmRecord {
+    /// The same record under another vendor (`groq::llama-3.3-70b-versatile` from
+    /// `openai::llama-3.3-70b-versatile`): for typed responses of OpenAI-compatible
+    /// providers read through an OpenAI client.
+    ///
+    /// ```
+    /// use aicm::llm::{Provider, extract};
+    /// let body = br#"{"id": "c1", "model": "llama-3.3-70b-versatile", "usage": {"total_tokens": 3}}"#;
+    /// let record = extract(&Provider::OpenAiChat, body).unwrap().unwrap().with_vendor("groq");
+    /// assert_eq!(record.service_key, "groq::llama-3.3-70b-versatile");
+    /// ```
+    pub fn with_vendor(mut self, vendor: &str) -> Self {
+        let model = self
+            .service_key
+            .split_once("::")
+            .map_or(self.service_key.as_str(), |(_, model)| model);
+        self.service_key = format!("{vendor}::{model}");
+        self
+    }
 }
 
 /// Why a response could not be read as a usage record.
@@ -102,6 +130,9 @@ pub enum LlmError {
         /// What was wrong, naming the field.
         reason: String,
     },
+    /// A typed response converted with `TryFrom` carried no usage.
+    #[error("the response carries no usage")]
+    NoUsage,
 }
 
 impl LlmError {

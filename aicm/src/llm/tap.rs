@@ -27,14 +27,14 @@ tokio::task_local! {
 /// extensions (async-openai). Options set on the request itself win.
 ///
 /// ```no_run
-/// # async fn run(client: async_openai::Client<async_openai::config::OpenAIConfig>,
-/// #              request: async_openai::types::chat::CreateChatCompletionRequest) {
+/// # async fn run(client: reqwest::Client) -> Result<(), reqwest::Error> {
 /// use aicm::TrackOptions;
+/// // With async-openai: `client.chat().create(request)` in place of this call.
 /// let answer = aicm::llm::with_track_options(
 ///     TrackOptions::new().customer_key("acme"),
-///     client.chat().create(request),
-/// ).await;
-/// # }
+///     client.post("https://api.openai.com/v1/chat/completions").body("{}").send(),
+/// ).await?;
+/// # Ok(()) }
 /// ```
 pub async fn with_track_options<F: Future>(options: TrackOptions, future: F) -> F::Output {
     TASK_OPTIONS.scope(options, future).await
