@@ -37,6 +37,9 @@ pub struct StreamAccumulator {
     model: Option<String>,
     id: Option<String>,
     usage: Option<Map<String, Value>>,
+    /// Gemini's latest chunk with `usageMetadata`, kept unparsed: every chunk carries the
+    /// running counts, so only the last one is read (at the end).
+    pending: Option<String>,
     /// The provider's last event was seen.
     ended: bool,
     events: u64,
@@ -52,6 +55,7 @@ impl StreamAccumulator {
             model: None,
             id: None,
             usage: None,
+            pending: None,
             ended: false,
             events: 0,
             first_error: None,
@@ -81,6 +85,12 @@ impl StreamAccumulator {
             return Ok(());
         }
         if !self.may_matter(event.event, data) {
+            return Ok(());
+        }
+        if matches!(self.provider, Provider::Gemini) && self.model.is_some() {
+            let pending = self.pending.get_or_insert_with(String::new);
+            pending.clear();
+            pending.push_str(data);
             return Ok(());
         }
         let body: Body<'_> =
@@ -122,6 +132,21 @@ impl StreamAccumulator {
     }
 
     fn record(&mut self, incomplete: bool) -> Result<Option<LlmRecord>, LlmError> {
+        if let Some(pending) = self.pending.take() {
+            match serde_json::from_str::<Body<'_>>(&pending) {
+                Ok(body) => {
+                    if let Err(error) = self.take(body) {
+                        self.first_error.get_or_insert(error);
+                    }
+                }
+                Err(source) => {
+                    self.first_error.get_or_insert(LlmError::InvalidJson {
+                        provider: self.provider.api_name(),
+                        source,
+                    });
+                }
+            }
+        }
         let Some(mut payload) = self.usage.take() else {
             return match self.first_error.take() {
                 Some(error) => Err(error),
@@ -179,7 +204,8 @@ impl StreamAccumulator {
             }
             Provider::Gemini => !have_names || data.contains("usageMetadata"),
             Provider::OpenAiChat | Provider::OpenAiCompatible { .. } => {
-                !have_names || data.contains("\"usage\"")
+                // With `include_usage` every chunk says `"usage":null` but the last.
+                !have_names || (data.contains("\"usage\"") && !data.contains("\"usage\":null"))
             }
         }
     }
