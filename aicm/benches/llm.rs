@@ -254,7 +254,8 @@ fn tap(c: &mut Criterion) {
         });
     }
     group.finish();
-    println!("tap stats: {:?}", tracking.stats());
+    // Every answer read was tracked (none failed), or the figures above measure a failure path.
+    eprintln!("tap stats: {:?}", tracking.stats());
 }
 
 criterion_group!(benches, extraction, tap);

@@ -693,3 +693,20 @@ async fn middleware_survives_broken_and_dropped_streams_and_records_each_once() 
     );
     assert_eq!(context(dropped), json!({"stream": "incomplete"}));
 }
+
+#[test]
+fn a_provider_id_the_service_would_refuse_is_replaced_not_fatal() {
+    let long = "x".repeat(200);
+    let payload = json!({"prompt_tokens": 1, "cached": null})
+        .as_object()
+        .cloned()
+        .unwrap();
+    let record = LlmRecord::new("openai::gpt-5-mini-2025-08-07", Some(long.clone()), payload);
+    let stored = round_trip(record);
+    assert_ne!(stored.response_id, long);
+    assert_eq!(stored.service_id, "openai::gpt-5-mini-2025-08-07");
+    assert_eq!(
+        Value::Object(stored.usage.clone()),
+        json!({"prompt_tokens": 1})
+    );
+}

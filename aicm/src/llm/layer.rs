@@ -18,7 +18,7 @@ use crate::{TrackOptions, Tracker};
 /// Its service ([`LlmService`]) serves `http::Request`s answered by `http::Response`s (hyper,
 /// tower-http and other `http`-typed clients) and, with feature `llm-async-openai`,
 /// async-openai's `HttpRequestFactory` answered by its `reqwest::Response`
-/// ([`async_openai::Client::with_http_service`]):
+/// (`async_openai::Client::with_http_service`):
 ///
 /// ```no_run
 /// # #[cfg(feature = "llm-async-openai")] {

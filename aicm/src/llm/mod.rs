@@ -89,6 +89,31 @@ pub struct LlmRecord {
 }
 
 impl LlmRecord {
+    /// A record of your own making (for a provider this module does not read): `payload` is
+    /// cleaned of nulls and empty objects like the extracted ones.
+    ///
+    /// ```
+    /// let record = aicm::llm::LlmRecord::new(
+    ///     "mistral::mistral-large-2411",
+    ///     Some("cmpl-1".to_owned()),
+    ///     serde_json::json!({"prompt_tokens": 3, "details": null}).as_object().cloned().unwrap_or_default(),
+    /// );
+    /// assert_eq!(serde_json::Value::Object(record.payload), serde_json::json!({"prompt_tokens": 3}));
+    /// ```
+    pub fn new(
+        service_key: impl Into<String>,
+        response_id: Option<String>,
+        mut payload: Map<String, Value>,
+    ) -> Self {
+        clean_object(&mut payload);
+        LlmRecord {
+            service_key: service_key.into(),
+            response_id,
+            payload,
+            incomplete: false,
+        }
+    }
+
     /// The same record under another vendor (`groq::llama-3.3-70b-versatile` from
     /// `openai::llama-3.3-70b-versatile`): for typed responses of OpenAI-compatible
     /// providers read through an OpenAI client.

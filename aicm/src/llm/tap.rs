@@ -80,13 +80,16 @@ struct Shared {
 }
 
 /// Tracks the LLM answers an HTTP client receives through a [`Tracker`]: the common part of
-/// [`LlmMiddleware`](crate::llm::LlmMiddleware) (reqwest-middleware), [`LlmLayer`](crate::llm::LlmLayer)
+/// `LlmMiddleware` (reqwest-middleware, feature `llm-reqwest`), [`LlmLayer`](crate::llm::LlmLayer)
 /// (tower, async-openai) and any other client built on `http` types.
 ///
 /// [`LlmTracking::tap`] wraps a response's body so that its bytes reach the caller unchanged
 /// and as they arrive, while a copy of the usage-bearing parts is read on the way; the record
 /// is tracked when the body ends (or is dropped). Nothing of it can fail the caller's request:
-/// problems are counted in [`LlmTracking::stats`] and logged.
+/// problems are counted in [`LlmTracking::stats`] and logged. Tracking is `Tracker::track`,
+/// which returns at once with the default `OnFull::Backpressure`; a Tracker set to
+/// `OnFull::Block` or writing to a spool may make the body's last read wait for room or for
+/// the disk.
 #[derive(Clone)]
 pub struct LlmTracking {
     shared: Arc<Shared>,
