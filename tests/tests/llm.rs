@@ -710,3 +710,70 @@ fn a_provider_id_the_service_would_refuse_is_replaced_not_fatal() {
         json!({"prompt_tokens": 1})
     );
 }
+
+#[test]
+fn an_error_event_mid_stream_gives_the_usage_seen_marked_incomplete() {
+    let record =
+        stream_record_every_way(&Provider::Anthropic, "anthropic_stream_error.sse").unwrap();
+    assert!(record.incomplete);
+    let stored = round_trip(record);
+    check(
+        &stored,
+        "anthropic::claude-sonnet-4-5-20250929",
+        "msg_01Hk4GqXzQ8mVbN2rT5yWc3D",
+        json!({
+            "input_tokens": 1210, "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0, "output_tokens": 1, "service_tier": "standard"
+        }),
+    );
+    assert_eq!(
+        context(&stored),
+        json!({"feature": "support-bot", "stream": "incomplete"})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn middleware_takes_options_from_the_task_when_the_request_has_none() {
+    let fake = aicm_tests::FakeLlm::start().await.unwrap();
+    let api = server();
+    let tracker = async_tracker(&api).await;
+    let middleware = aicm::llm::LlmMiddleware::new(tracker.clone());
+    let client = client(middleware.clone());
+    let url = format!("{}/v1/messages", fake.base_url());
+    let scoped = aicm::llm::with_track_options(
+        TrackOptions::new()
+            .customer_key("from-task")
+            .context(json!({"team": "search"})),
+        async {
+            // One request with its own options (they win), one without.
+            client
+                .post(&url)
+                .header("x-fixture", "anthropic_messages.json")
+                .with_extension(TrackOptions::new().customer_key("from-request"))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            client
+                .post(&url)
+                .header("x-fixture", "anthropic_messages_stream.sse")
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+        },
+    )
+    .await;
+    scoped.unwrap();
+    tracker.close_async().await.unwrap();
+    let records = api.records();
+    let own = find(&records, "msg_01XFDUDYJgAACzvnptvVoYEL");
+    assert_eq!(own.client_customer_key.as_deref(), Some("from-request"));
+    assert_eq!(own.context, None);
+    let task = find(&records, "msg_01ATpLGw3WBRRiDh5k7vj9jv");
+    assert_eq!(task.client_customer_key.as_deref(), Some("from-task"));
+    assert_eq!(context(task), json!({"team": "search"}));
+}
