@@ -119,6 +119,15 @@
 //! the record is committed to a file, so an exit, a crash or an outage loses nothing `track`
 //! accepted: the next Tracker on that file delivers it.
 //!
+//! # Usage from LLM responses
+//!
+//! With feature `llm`, `llm::extract` and `llm::StreamAccumulator` read a provider's answer
+//! (OpenAI Chat Completions and Responses, Anthropic Messages, Gemini, OpenAI-compatible
+//! providers; plain or streamed) into a record of its own usage object, and
+//! `Tracker::track_llm` tracks it. The `llm-reqwest` and `llm-async-openai` features do it for
+//! every call of a client, without call-site changes. The `llm` module has the table of
+//! what each record holds.
+//!
 //! # Features
 //!
 //! | feature | default | what it adds |
@@ -126,6 +135,10 @@
 //! | `derive` | yes | `#[derive(Usage)]` (re-exported from `aicm-derive`) |
 //! | `rustls` | yes | TLS through rustls |
 //! | `native-tls` | no | TLS through the platform library |
+//! | `llm` | no | `aicm::llm`: usage records from OpenAI, Anthropic, Gemini and OpenAI-compatible responses and event streams; `Tracker::track_llm` |
+//! | `llm-http` | no | `llm::LlmTracking`, `llm::TapBody` and `llm::LlmLayer`: track the LLM answers of any client on `http` types as their bodies flow |
+//! | `llm-reqwest` | no | `llm::LlmMiddleware`: the same for `reqwest-middleware` 0.4 clients |
+//! | `llm-async-openai` | no | `llm::LlmLayer` for async-openai's `with_http_service`, records from its typed answers |
 //! | `testing` | no | `aicm::testing`: a recording Tracker for your unit tests |
 //! | `spool` | no | `TrackerBuilder::spool`: a durable on-disk queue (`aicm::spool`), so records survive crashes, restarts and outages |
 //! | `schemars` | no | `schemars::JsonSchema` for [`DeliveryHealth`], [`UsageValidationError`], [`TriggeredLimit`] and [`ResponseId`]; `aicm::json_schema` and `Tracker::json_schema` (the JSON Schema of a config's usage); `aicm::schemars` re-exported, for `aicm-codegen --schemars` output |
@@ -138,6 +151,8 @@ mod delivery;
 mod error;
 #[cfg(feature = "schemars")]
 pub mod json_schema;
+#[cfg(feature = "llm")]
+pub mod llm;
 #[cfg(feature = "spool")]
 pub mod spool;
 #[cfg(feature = "testing")]

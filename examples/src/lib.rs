@@ -4,6 +4,7 @@
 //! integration tests run exactly what the examples run.
 
 pub mod batch;
+pub mod llm_openai;
 pub mod quickstart;
 pub mod web;
 

@@ -27,6 +27,7 @@
 
 mod config;
 mod error;
+mod fake_llm;
 mod faults;
 mod handle;
 mod keys;
@@ -42,6 +43,7 @@ pub use config::{
     fixture_configs_path,
 };
 pub use error::LocalApiError;
+pub use fake_llm::{FakeLlm, LLM_FIXTURES, llm_fixture};
 pub use faults::{Faults, FaultsUpdate};
 pub use handle::{LocalApi, LocalApiBuilder, LocalApiControl, LocalApiHandle, LocalApiThread};
 pub use keys::{
