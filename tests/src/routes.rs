@@ -423,17 +423,7 @@ fn process(app: &App, body: &[u8]) -> Response {
         },
     );
     if !bad.is_empty() {
-        {
-            let mut state = app.lock();
-            state.stats.records_received += records.len() as u64;
-            state.stats.rejected_records += bad.len() as u64;
-            state.stats.rejected_requests += 1;
-        }
-        let message = format!(
-            "{} of {} usage records are invalid; nothing was stored",
-            bad.len(),
-            records.len()
-        );
+        let message = refuse_batch(app, records.len(), bad.len(), "usage records");
         let details = serde_json::to_value(&bad).unwrap_or(Value::Null);
         return error_response(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -451,6 +441,15 @@ fn process(app: &App, body: &[u8]) -> Response {
             triggered_limits: &limits,
         },
     )
+}
+
+/// Counts a batch refused for its bad records (nothing of it is stored) and says so.
+fn refuse_batch(app: &App, received: usize, bad: usize, what: &str) -> String {
+    let mut state = app.lock();
+    state.stats.records_received += received as u64;
+    state.stats.rejected_records += bad as u64;
+    state.stats.rejected_requests += 1;
+    format!("{bad} of {received} {what} are invalid; nothing was stored")
 }
 
 /// The records of `{"usage_records": [...]}`, or the field and message of what is wrong.
@@ -548,17 +547,7 @@ fn process_track(app: &App, body: &[u8]) -> Response {
     };
     let bad = check_track_records(&records);
     if !bad.is_empty() {
-        {
-            let mut state = app.lock();
-            state.stats.records_received += records.len() as u64;
-            state.stats.rejected_records += bad.len() as u64;
-            state.stats.rejected_requests += 1;
-        }
-        let message = format!(
-            "{} of {} tracked records are invalid; nothing was stored",
-            bad.len(),
-            records.len()
-        );
+        let message = refuse_batch(app, records.len(), bad.len(), "tracked records");
         let errors = serde_json::to_value(&bad).unwrap_or(Value::Null);
         return detail_response(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -114,7 +114,10 @@ pub fn extract(provider: &Provider, body: &[u8]) -> Result<Option<LlmRecord>, Ll
             let value: Value = serde_json::from_slice(body).map_err(invalid)?;
             return Err(LlmError::shape(
                 provider,
-                format!("expected a JSON object, got {}", kind_of(&value)),
+                format!(
+                    "expected a JSON object, got {}",
+                    crate::api::json_kind(&value)
+                ),
             ));
         }
     };
@@ -134,7 +137,10 @@ pub fn extract_value(provider: &Provider, body: &Value) -> Result<Option<LlmReco
         }
         other => Err(LlmError::shape(
             provider,
-            format!("expected a JSON object, got {}", kind_of(other)),
+            format!(
+                "expected a JSON object, got {}",
+                crate::api::json_kind(other)
+            ),
         )),
     }
 }
@@ -194,7 +200,7 @@ pub(crate) fn build(
             format!(
                 "`{}` is {}, not an object",
                 usage_field(provider),
-                kind_of(usage)
+                crate::api::json_kind(usage)
             ),
         ));
     };
@@ -246,17 +252,6 @@ fn model_field(provider: &Provider) -> &'static str {
     match provider {
         Provider::Gemini => "modelVersion",
         _ => "model",
-    }
-}
-
-pub(crate) fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::extract::{Body, build_owned, kind_of, usage_field};
+use super::extract::{Body, build_owned, usage_field};
 use super::{LlmError, LlmRecord, Provider, SseEvent, SseParser, clean_object};
 
 /// Gathers a stream's usage as its bytes (or events) flow, and gives its one record at the
@@ -282,7 +282,7 @@ impl StreamAccumulator {
                 format!(
                     "`{}` is {}, not an object",
                     usage_field(&self.provider),
-                    kind_of(&other)
+                    crate::api::json_kind(&other)
                 ),
             )),
         }
