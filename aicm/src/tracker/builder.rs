@@ -760,6 +760,7 @@ impl Prepared {
         Ok(Tracker {
             inner: Arc::new(TrackerInner {
                 core,
+                backend: super::backend::Backend::of(&worker),
                 contract,
                 worker,
                 closed: std::sync::atomic::AtomicBool::new(false),

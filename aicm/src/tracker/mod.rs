@@ -1,6 +1,7 @@
 //! The `Tracker`: validates and stamps usage records and hands them to the shared delivery
 //! worker.
 
+mod backend;
 mod builder;
 mod limits;
 mod options;
@@ -55,6 +56,8 @@ pub struct Tracker {
 /// Shared by a Tracker's clones; dropping the last one releases the worker.
 struct TrackerInner {
     core: Arc<TrackerCore>,
+    /// Where accepted records wait: the worker's queue or the spool.
+    backend: backend::Backend,
     /// The contract of the wire this Tracker's records are framed for.
     contract: Contract,
     worker: Arc<Worker>,
@@ -181,15 +184,7 @@ impl Tracker {
         options: TrackOptions,
     ) -> Result<ResponseId, TrackError> {
         let record = self.prepare(usage, options)?;
-        #[cfg(feature = "spool")]
-        if let Some(driver) = self.spool_driver() {
-            return spooled::track(self, driver, record);
-        }
-        // The common case takes no wait: a push without building the waiting future.
-        match self.push_now(record) {
-            Ok(done) => done,
-            Err(back) => run_blocking(self.enqueue(back, How::Block)),
-        }
+        self.inner.backend.accept(self, record)
     }
 
     /// [`Tracker::track_with`] for async code: a full queue under `OnFull::Block` is awaited,
@@ -200,11 +195,7 @@ impl Tracker {
         options: TrackOptions,
     ) -> Result<ResponseId, TrackError> {
         let record = self.prepare(usage, options)?;
-        #[cfg(feature = "spool")]
-        if let Some(driver) = self.spool_driver() {
-            return spooled::track_async(self, driver, record).await;
-        }
-        self.enqueue(record, How::Await).await
+        self.inner.backend.accept_async(self, record).await
     }
 
     /// Sends one record now, bypassing the queue, and returns the server's answer: for
@@ -241,11 +232,7 @@ impl Tracker {
         &self,
         usages: impl IntoIterator<Item = U>,
     ) -> Vec<Result<ResponseId, TrackError>> {
-        #[cfg(feature = "spool")]
-        if let Some(driver) = self.spool_driver() {
-            return spooled::track_many(self, driver, usages);
-        }
-        usages.into_iter().map(|u| self.track(u)).collect()
+        self.inner.backend.accept_many(self, usages)
     }
 
     /// Waits until every record accepted before the call is delivered or failed. `Err` says how
@@ -268,14 +255,10 @@ impl Tracker {
         } else {
             timeout
         };
-        #[cfg(feature = "spool")]
-        if let Some(driver) = self.spool_driver() {
-            return match how {
-                How::Block => spooled::flush(&self.inner.worker, driver, timeout),
-                How::Await => spooled::flush_async(&self.inner.worker, driver, timeout).await,
-            };
-        }
-        self.inner.worker.queue.flush(how, timeout).await
+        self.inner
+            .backend
+            .flush(&self.inner.worker, how, timeout)
+            .await
     }
 
     /// Delivers everything queued (bounded by the close timeout, 30 s by default) and closes
@@ -370,13 +353,7 @@ impl Tracker {
 
     /// A consistent snapshot of this Tracker's delivery worker.
     pub fn health(&self) -> DeliveryHealth {
-        #[cfg(feature = "spool")]
-        if let Some(driver) = self.spool_driver() {
-            let mut health = spooled::health(&self.inner.worker, driver);
-            health.protocol = Some(self.protocol());
-            return health;
-        }
-        let mut health = self.inner.worker.queue.health();
+        let mut health = self.inner.backend.health(&self.inner.worker);
         health.protocol = Some(self.protocol());
         health
     }
@@ -463,11 +440,7 @@ impl Tracker {
     /// Spooled records get time-ordered ids (UUIDv7): unique within the process by
     /// construction, so the spool stores them without a lookup.
     fn new_response_id(&self) -> ResponseId {
-        #[cfg(feature = "spool")]
-        if self.spool_driver().is_some() {
-            return ResponseId::generate_ordered();
-        }
-        ResponseId::generate()
+        self.inner.backend.response_id()
     }
 
     fn block_deadline(&self) -> Option<Instant> {
@@ -477,7 +450,7 @@ impl Tracker {
     /// Pushes a record if that needs no wait; gives it back when `OnFull::Block` must wait for
     /// room (then [`Tracker::enqueue`] does, as its caller can).
     #[allow(clippy::result_large_err)]
-    fn push_now(
+    pub(super) fn push_now(
         &self,
         record: QueuedRecord,
     ) -> Result<Result<ResponseId, TrackError>, QueuedRecord> {
@@ -495,7 +468,11 @@ impl Tracker {
 
     /// Pushes a prepared record under the `OnFull` policy; under `Block` a full queue is
     /// waited out as `how` says.
-    async fn enqueue(&self, mut record: QueuedRecord, how: How) -> Result<ResponseId, TrackError> {
+    pub(super) async fn enqueue(
+        &self,
+        mut record: QueuedRecord,
+        how: How,
+    ) -> Result<ResponseId, TrackError> {
         let id = record.response_id.clone();
         let queue = &self.inner.worker.queue;
         // Blocking on the worker's own thread (inside a callback) would never end.
@@ -567,32 +544,7 @@ impl Drop for TrackerInner {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
-        #[cfg(feature = "spool")]
-        if let Some(driver) = &self.worker.spool {
-            let pending = driver.shared.health().queue_size;
-            if pending > 0 {
-                tracing::info!(
-                    pending,
-                    path = %driver.shared.path().display(),
-                    "Tracker dropped without close: its undelivered records stay in the spool \
-                     file and are delivered by the next Tracker on it"
-                );
-            }
-            registry::release(&self.worker);
-            return;
-        }
-        if !self.drop_timeout.is_zero()
-            && !self.worker.is_current_thread()
-            && let Err(e) = run_blocking(self.worker.queue.flush(How::Block, self.drop_timeout))
-        {
-            tracing::warn!(
-                pending = e.pending,
-                drop_timeout_ms = self.drop_timeout.as_millis() as u64,
-                "Tracker dropped without close: records not yet delivered are lost if the \
-                 process exits now; call Tracker::close (or close_async) before exiting, or \
-                 raise TrackerBuilder::drop_timeout"
-            );
-        }
+        self.backend.dropped(&self.worker, self.drop_timeout);
         registry::release(&self.worker);
     }
 }

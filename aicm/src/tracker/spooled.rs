@@ -90,13 +90,6 @@ fn durability_from(value: Option<String>) -> Result<Option<Durability>, Error> {
     }
 }
 
-impl Tracker {
-    /// The spool this Tracker stores records in, if it has one.
-    pub(super) fn spool_driver(&self) -> Option<&Arc<SpoolDriver>> {
-        self.inner.worker.spool.as_ref()
-    }
-}
-
 /// A record ready for the spool: its wire JSON and identity.
 struct Encoded {
     body: Vec<u8>,
