@@ -1,5 +1,6 @@
 //! The shared background delivery queue: bounded, batched, retried, accounted for.
 
+pub(crate) mod bisect;
 pub(crate) mod health;
 pub(crate) mod options;
 pub(crate) mod queue;

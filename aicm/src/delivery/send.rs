@@ -12,6 +12,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER, USER_AGENT};
 
+use super::bisect::Bisect;
 use super::queue::Queue;
 use super::record::{FailedRecord, QueuedRecord};
 use super::retry::{Backoff, Verdict, classify, parse_retry_after};
@@ -109,9 +110,8 @@ impl Sender {
         }
         let encoded = self.encode(&records);
         // Ranges are over the flight's records; the whole flight first, halves after a refusal.
-        let mut work: Vec<Range<usize>> = Vec::with_capacity(8);
-        work.push(0..records.len());
-        while let Some(range) = work.pop() {
+        let mut bisect = Bisect::new(records.len());
+        while let Some(range) = bisect.next() {
             let answer = self.send_with_retries(&encoded, range.clone()).await;
             match answer.verdict {
                 Verdict::Delivered => {
@@ -131,16 +131,7 @@ impl Sender {
                     }
                     self.queue.settle(flight, sent, 0, None);
                 }
-                Verdict::Split if range.len() > 1 => {
-                    let mid = range.start + range.len() / 2;
-                    tracing::debug!(
-                        records = range.len(),
-                        status = answer.status,
-                        "batch refused; splitting it to isolate the bad records"
-                    );
-                    work.push(mid..range.end);
-                    work.push(range.start..mid);
-                }
+                Verdict::Split if bisect.split(range.clone(), answer.status) => {}
                 _ => {
                     self.fail(flight, &records[range], answer.status, &answer.message);
                 }

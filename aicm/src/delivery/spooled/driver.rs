@@ -21,6 +21,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use super::ledger::{Key, Outcome, key_of};
 use super::shared::SpoolShared;
 use super::wire;
+use crate::delivery::bisect::Bisect;
 use crate::delivery::options::DeliveryOptions;
 use crate::delivery::record::{DiscardedRecord, FailedRecord};
 use crate::delivery::retry::Verdict;
@@ -244,13 +245,12 @@ async fn deliver(
         return;
     }
     // The whole batch first, halves after a refusal.
-    let mut work: Vec<Range<usize>> = Vec::with_capacity(8);
-    work.push(0..rows.len());
+    let mut bisect = Bisect::new(rows.len());
     let mut just_claimed = true;
-    while let Some(range) = work.pop() {
+    while let Some(range) = bisect.next() {
         if *stop.borrow() {
-            work.push(range);
-            ctx.unclaim(&rows, &work).await;
+            bisect.put_back(range);
+            ctx.unclaim(&rows, bisect.pending()).await;
             break;
         }
         if !just_claimed {
@@ -262,8 +262,8 @@ async fn deliver(
             _ = stop.changed() => None,
         };
         let Some(answer) = answer else {
-            work.push(range);
-            ctx.unclaim(&rows, &work).await;
+            bisect.put_back(range);
+            ctx.unclaim(&rows, bisect.pending()).await;
             break;
         };
         let batch = &rows[range.clone()];
@@ -287,16 +287,7 @@ async fn deliver(
                 }
             }
             Verdict::Retry => ctx.retry(batch, &answer).await,
-            Verdict::Split if batch.len() > 1 => {
-                tracing::debug!(
-                    records = batch.len(),
-                    status = answer.status,
-                    "spooled batch refused; splitting it to isolate the bad records"
-                );
-                let mid = range.start + range.len() / 2;
-                work.push(mid..range.end);
-                work.push(range.start..mid);
-            }
+            Verdict::Split if bisect.split(range.clone(), answer.status) => {}
             _ => {
                 let all: Vec<&ClaimedRow> = batch.iter().collect();
                 ctx.fail(&all, answer.status, &answer.message).await;
