@@ -1,7 +1,7 @@
 //! The compile-time half of `#[derive(Usage)]`: trybuild `pass` cases for every supported field
 //! type and spelling, `compile_fail` cases (with committed `.stderr`) for every error.
 //!
-//! Regenerate the `.stderr` files with `TRYBUILD=overwrite cargo test -p aicm --test derive_ui`
+//! Regenerate the `.stderr` files with `TRYBUILD=overwrite cargo test -p aicm --test it derive_ui`
 //! and read the diff: each error must point at the offending field, type or literal.
 
 use std::error::Error;

@@ -3,5 +3,6 @@
 mod axum_app;
 mod batch_job;
 mod docs;
+mod llm_openai;
 mod quickstart;
 mod typed_usage;

@@ -3,7 +3,7 @@
 //! random splits; streams stopped early.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use aicm::TrackOptions;
 use aicm::llm::{LlmRecord, Provider, StreamAccumulator, extract};

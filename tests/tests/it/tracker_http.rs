@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
@@ -974,7 +974,7 @@ fn exit_without_close_child() {
 fn run_exit_child(api: &aicm_tests::LocalApiThread, drop_timeout_ms: u64) -> String {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
-            "exit_without_close_child",
+            "tracker_http::exit_without_close_child",
             "--exact",
             "--nocapture",
             "--test-threads=1",

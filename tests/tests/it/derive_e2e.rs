@@ -6,7 +6,7 @@
 // The capture proxy below is test support, held to the tests' unwrap rules.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
