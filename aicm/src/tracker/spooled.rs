@@ -309,7 +309,11 @@ pub(super) fn flush(
     timeout: Duration,
 ) -> Result<(), FlushError> {
     let start = Instant::now();
-    let spooled = driver.shared.flush(timeout);
+    let spooled = crate::delivery::signal::run_blocking(
+        driver
+            .shared
+            .flush(crate::delivery::signal::How::Block, timeout),
+    );
     let memory = crate::delivery::signal::run_blocking(worker.queue.flush(
         crate::delivery::signal::How::Block,
         timeout.saturating_sub(start.elapsed()),
@@ -324,7 +328,10 @@ pub(super) async fn flush_async(
     timeout: Duration,
 ) -> Result<(), FlushError> {
     let start = Instant::now();
-    let spooled = driver.shared.flush_async(timeout).await;
+    let spooled = driver
+        .shared
+        .flush(crate::delivery::signal::How::Await, timeout)
+        .await;
     let memory = worker
         .queue
         .flush(

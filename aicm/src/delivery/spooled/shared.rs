@@ -9,12 +9,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 use super::ledger::{Ledger, Outcome};
 use crate::delivery::health::{self, DeliveryHealth, HealthSource};
 use crate::delivery::record::Origin;
+use crate::delivery::signal::{How, Signal};
 use crate::spool::{Spool, SpoolError, SpoolOptions};
 use crate::{Error, FlushError};
 
@@ -53,10 +54,8 @@ pub(crate) struct SpoolShared {
     path: PathBuf,
     account: Account,
     pub ledger: Mutex<Ledger>,
-    /// Threads in `flush` wait here for settlements.
-    settled: Condvar,
-    /// Tasks in `flush_async` wait here.
-    settled_async: Notify,
+    /// `flush` waits here for settlements, blocking or awaiting.
+    settled: Signal,
     /// Wakes delivery loops: fresh rows, a flush, a release whose retry time changes the plan.
     pub work: Notify,
     /// Rows of this account the file held when this process opened it (1 when that could
@@ -155,8 +154,7 @@ pub(crate) fn acquire(
         path: key.clone(),
         account,
         ledger: Mutex::new(Ledger::default()),
-        settled: Condvar::new(),
-        settled_async: Notify::new(),
+        settled: Signal::default(),
         work: Notify::new(),
         left_at_open,
         recover: Notify::new(),
@@ -259,8 +257,7 @@ impl SpoolShared {
 
     /// Wakes flush waiters after the ledger changed.
     pub fn notify_settled(&self) {
-        self.settled.notify_all();
-        self.settled_async.notify_waiters();
+        self.settled.notify();
     }
 
     /// Records rows settled with `outcome` and wakes flush waiters.
@@ -320,46 +317,14 @@ impl SpoolShared {
         }
     }
 
-    /// Blocks until every row this process stored before the call, and every row of this
-    /// account the file held when it was called (stored by anyone), is delivered or failed,
-    /// or `timeout`.
-    pub fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
+    /// Waits (as `how` says) until every row this process stored before the call, and every
+    /// row of this account the file held then, is delivered or failed, or `timeout`. Reads of
+    /// the file run inline when blocking and on the blocking pool when awaiting (the disk may
+    /// be slow, the executor must not wait on it).
+    pub async fn flush(self: &Arc<Self>, how: How, timeout: Duration) -> Result<(), FlushError> {
         let deadline = std::time::Instant::now() + timeout;
-        let mut file = self.file_target();
-        let target = {
-            let mut ledger = self.ledger.lock();
-            ledger.flush_waiters += 1;
-            ledger.flush_target()
-        };
-        self.work.notify_waiters();
-        self.recover.notify_one();
-        let result = loop {
-            let mine_done = self.ledger.lock().settled_below(target);
-            if mine_done && !self.file_pending(&mut file) {
-                break Ok(());
-            }
-            let now = std::time::Instant::now();
-            if self.drivers.load(Ordering::Acquire) == 0 || now >= deadline {
-                let here = self.ledger.lock().pending_below(target);
-                break Err(self.flush_error(here, &file, timeout));
-            }
-            let mut ledger = self.ledger.lock();
-            if mine_done || !ledger.settled_below(target) {
-                let _ = self
-                    .settled
-                    .wait_until(&mut ledger, deadline.min(now + FILE_POLL));
-            }
-        };
-        self.ledger.lock().flush_waiters -= 1;
-        result
-    }
-
-    /// [`SpoolShared::flush`] without blocking the executor (the file is read on the
-    /// blocking pool).
-    pub async fn flush_async(self: &Arc<Self>, timeout: Duration) -> Result<(), FlushError> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        let this = self.clone();
-        let mut file = tokio::task::spawn_blocking(move || this.file_target())
+        let mut file = self
+            .read_file(how, |this| this.file_target())
             .await
             .unwrap_or(FileTarget { upto: 0, from: 0 });
         let target = {
@@ -367,44 +332,64 @@ impl SpoolShared {
             ledger.flush_waiters += 1;
             ledger.flush_target()
         };
-        // Counted out however this future ends (dropped included).
+        // Counted out however this ends (a dropped future included).
         let _waiting = FlushWaiter(self);
         self.work.notify_waiters();
         self.recover.notify_one();
         loop {
-            let notified = self.settled_async.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
             let mine_done = self.ledger.lock().settled_below(target);
             if mine_done {
-                let this = self.clone();
-                let (pending, read) = tokio::task::spawn_blocking(move || {
-                    let pending = this.file_pending(&mut file);
-                    (pending, file)
-                })
-                .await
-                .unwrap_or((true, file));
+                let (pending, read) = self
+                    .read_file(how, move |this| {
+                        let pending = this.file_pending(&mut file);
+                        (pending, file)
+                    })
+                    .await
+                    .unwrap_or((true, file));
                 file = read;
                 if !pending {
                     return Ok(());
                 }
             }
-            let now = tokio::time::Instant::now();
+            let now = std::time::Instant::now();
             if self.drivers.load(Ordering::Acquire) == 0 || now >= deadline {
                 let here = self.ledger.lock().pending_below(target);
-                let this = self.clone();
-                return Err(tokio::task::spawn_blocking(move || {
-                    this.flush_error(here, &file, timeout)
-                })
-                .await
-                .unwrap_or_else(|_| FlushError::new(here, timeout)));
+                return Err(self
+                    .read_file(how, move |this| this.flush_error(here, &file, timeout))
+                    .await
+                    .unwrap_or_else(|| FlushError::new(here, timeout)));
             }
+            // Any settlement wakes the wait to look again; rows settled by other processes
+            // are looked for every FILE_POLL.
             let wake = if mine_done {
                 deadline.min(now + FILE_POLL)
             } else {
                 deadline
             };
-            let _ = tokio::time::timeout_at(wake, notified).await;
+            // The first check (made once the wait is registered) catches a settlement that
+            // came after `mine_done` was read; every later one follows a notification.
+            let mut checks = 0u32;
+            let settled = || {
+                checks += 1;
+                (checks > 1 || self.ledger.lock().settled_below(target) != mine_done).then_some(())
+            };
+            self.settled.wait(how, Some(wake), settled).await;
+        }
+    }
+
+    /// Runs a read of the file inline (`How::Block`) or on the blocking pool (`How::Await`);
+    /// `None` when the pool lost the task.
+    async fn read_file<T: Send + 'static>(
+        self: &Arc<Self>,
+        how: How,
+        read: impl FnOnce(&SpoolShared) -> T + Send + 'static,
+    ) -> Option<T> {
+        match how {
+            How::Block => Some(read(self)),
+            How::Await => {
+                let this = self.clone();
+                tokio::task::spawn_blocking(move || read(&this)).await.ok()
+            }
         }
     }
 
