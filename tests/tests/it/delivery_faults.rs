@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::support;
+use crate::support::under_both_contracts;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -468,24 +469,6 @@ fn close_with_100_000_queued_delivers_all_before_returning(protocol: Protocol) {
     probe.finish();
     assert_eq!(api.stats().records_stored, 100_000);
     assert_endpoint(&api, protocol);
-}
-
-/// Each test above, once per contract: `configs::name` and `track::name`.
-macro_rules! under_both_contracts {
-    ($($name:ident,)*) => {
-        mod configs {
-            $(#[test]
-            fn $name() {
-                super::$name(aicm::Protocol::Configs)
-            })*
-        }
-        mod track {
-            $(#[test]
-            fn $name() {
-                super::$name(aicm::Protocol::Track)
-            })*
-        }
-    };
 }
 
 under_both_contracts! {

@@ -13,6 +13,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use crate::support;
+use crate::support::under_both_contracts;
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Write};
@@ -1180,26 +1181,6 @@ fn an_invalid_durability_in_the_environment_is_a_clear_error() {
     let output = child("settings_child", "settings", &env).output().unwrap();
     assert!(String::from_utf8_lossy(&output.stdout).contains("OK"));
     assert!(dir.spool().exists());
-}
-
-/// The spooled end-to-end tests that run once per contract of the wire: `configs::…` posts
-/// to `/track-usage`, `track::…` to today's `/track` (the crash and multi-process children
-/// read theirs from `AICM_PROTOCOL`).
-macro_rules! under_both_contracts {
-    ($($name:ident,)*) => {
-        mod configs {
-            $(#[test]
-            fn $name() {
-                super::$name(aicm::Protocol::Configs)
-            })*
-        }
-        mod track {
-            $(#[test]
-            fn $name() {
-                super::$name(aicm::Protocol::Track)
-            })*
-        }
-    };
 }
 
 under_both_contracts! {

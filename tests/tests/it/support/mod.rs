@@ -95,3 +95,23 @@ impl IdentityProbe {
         samples
     }
 }
+
+/// Each named test function, taking an `aicm::Protocol`, run once per contract of the wire:
+/// `configs::name` posts to `/track-usage`, `track::name` to today's `/track`.
+macro_rules! under_both_contracts {
+    ($($name:ident,)*) => {
+        mod configs {
+            $(#[test]
+            fn $name() {
+                super::$name(aicm::Protocol::Configs)
+            })*
+        }
+        mod track {
+            $(#[test]
+            fn $name() {
+                super::$name(aicm::Protocol::Track)
+            })*
+        }
+    };
+}
+pub(crate) use under_both_contracts;
