@@ -66,8 +66,6 @@ struct Encoded {
     body: Bytes,
     /// Each record's bytes in `body`, in flight order.
     spans: Vec<Range<usize>>,
-    /// Each record's response id, for matching per-record answers.
-    response_ids: Vec<String>,
 }
 
 impl Sender {
@@ -118,7 +116,9 @@ impl Sender {
                     let outcomes = self.record_answers(
                         encoded.contract,
                         answer.body.as_ref(),
-                        &encoded.response_ids[range.clone()],
+                        records[range.clone()]
+                            .iter()
+                            .map(|r| r.response_id.to_string()),
                     );
                     let mut sent = 0;
                     for (record, outcome) in records[range.clone()].iter().zip(outcomes) {
@@ -159,14 +159,10 @@ impl Sender {
         let encoded = self.encode(std::slice::from_ref(&record));
         let answer = self.send_with_retries(&encoded, 0..1).await;
         if answer.verdict == Verdict::Delivered {
-            let details = encoded
-                .contract
-                .receipt_details(answer.body.as_ref(), &encoded.response_ids[0]);
-            let mut outcomes = self.record_answers(
-                encoded.contract,
-                answer.body.as_ref(),
-                &encoded.response_ids,
-            );
+            let id = record.response_id.to_string();
+            let details = encoded.contract.receipt_details(answer.body.as_ref(), &id);
+            let mut outcomes =
+                self.record_answers(encoded.contract, answer.body.as_ref(), std::iter::once(&id));
             if let Some(RecordAnswer::Refused { status, messages }) = outcomes.pop() {
                 let message = refusal_text(&status, &messages);
                 self.fail_refused(flight, &record, answer.status, &status, messages);
@@ -237,7 +233,6 @@ impl Sender {
         let mut body = Vec::with_capacity(prefix.len() + records.len() * 300 + suffix.len());
         body.extend_from_slice(prefix);
         let mut spans = Vec::with_capacity(records.len());
-        let mut response_ids = Vec::with_capacity(records.len());
         for (i, record) in records.iter().enumerate() {
             if i > 0 {
                 body.push(b',');
@@ -245,14 +240,12 @@ impl Sender {
             let start = body.len();
             contract.write_record(&record.frame(), &mut body);
             spans.push(start..body.len());
-            response_ids.push(record.response_id.to_string());
         }
         body.extend_from_slice(suffix);
         Encoded {
             contract,
             body: Bytes::from(body),
             spans,
-            response_ids,
         }
     }
 
@@ -273,12 +266,13 @@ impl Sender {
         &self,
         contract: Contract,
         body: Option<&serde_json::Value>,
-        response_ids: &[String],
+        response_ids: impl ExactSizeIterator<Item = impl AsRef<str>>,
     ) -> Vec<RecordAnswer> {
+        let records = response_ids.len();
         let outcomes = contract.read_outcomes(body, response_ids);
         if outcomes.unreadable && self.warned.lock().insert("unreadable 2xx".to_owned()) {
             tracing::warn!(
-                records = response_ids.len(),
+                records,
                 "the service took a batch (2xx) but its answer is not the JSON the contract \
                  describes; counted as delivered and not sent again (shown once)"
             );

@@ -166,14 +166,15 @@ impl Worker {
 
     /// Runs `task` on the worker's runtime (where its HTTP client lives) and waits for its
     /// output as `how` says, at most `timeout`. `None` when the time ran out or the worker
-    /// stopped before the task finished. Never waits on the worker's own thread.
+    /// stopped before the task finished. Never blocks the worker's own thread (awaiting there
+    /// is fine: the task runs while the waiter is suspended).
     pub async fn run<T: Send + 'static>(
         &self,
         how: How,
         timeout: Option<Duration>,
         task: impl std::future::Future<Output = T> + Send + 'static,
     ) -> Option<T> {
-        if self.is_current_thread() {
+        if how == How::Block && self.is_current_thread() {
             return None;
         }
         let slot = Arc::new(Slot::<T>::default());

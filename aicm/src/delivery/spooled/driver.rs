@@ -269,11 +269,11 @@ async fn deliver(
         let batch = &rows[range.clone()];
         match answer.verdict {
             Verdict::Delivered => {
-                let response_ids: Vec<String> =
-                    batch.iter().map(|r| r.response_id.clone()).collect();
-                let answers =
-                    ctx.sender
-                        .record_answers(ctx.contract, answer.body.as_ref(), &response_ids);
+                let answers = ctx.sender.record_answers(
+                    ctx.contract,
+                    answer.body.as_ref(),
+                    batch.iter().map(|r| r.response_id.as_str()),
+                );
                 let (sent, refused): (Vec<_>, Vec<_>) = batch
                     .iter()
                     .zip(answers)

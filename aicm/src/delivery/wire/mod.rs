@@ -180,8 +180,13 @@ impl Contract {
     }
 
     /// Reads a 2xx answer's JSON (`None`: not JSON) into one outcome per record, matched by
-    /// response id.
-    pub fn read_outcomes(self, body: Option<&Value>, response_ids: &[String]) -> Outcomes {
+    /// response id. The config-based contract answers for the batch as a whole and does not
+    /// read the ids.
+    pub fn read_outcomes<S: AsRef<str>>(
+        self,
+        body: Option<&Value>,
+        response_ids: impl ExactSizeIterator<Item = S>,
+    ) -> Outcomes {
         match self {
             Contract::Configs => Outcomes {
                 answers: vec![RecordAnswer::Sent; response_ids.len()],

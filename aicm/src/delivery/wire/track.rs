@@ -67,7 +67,10 @@ fn answer(result: &Value) -> RecordAnswer {
     }
 }
 
-pub(crate) fn read_outcomes(body: Option<&Value>, response_ids: &[String]) -> Outcomes {
+pub(crate) fn read_outcomes<S: AsRef<str>>(
+    body: Option<&Value>,
+    response_ids: impl ExactSizeIterator<Item = S>,
+) -> Outcomes {
     let Some(by_id) = results(body) else {
         return Outcomes {
             answers: vec![RecordAnswer::Sent; response_ids.len()],
@@ -77,8 +80,7 @@ pub(crate) fn read_outcomes(body: Option<&Value>, response_ids: &[String]) -> Ou
     };
     let mut unmentioned = 0;
     let answers = response_ids
-        .iter()
-        .map(|id| match by_id.get(id.as_str()) {
+        .map(|id| match by_id.get(id.as_ref()) {
             Some(result) => answer(result),
             None => {
                 unmentioned += 1;
@@ -154,8 +156,7 @@ mod tests {
             {"response_id": "c", "status": "error", "errors": ["bad", {"field": "f"}]},
             {"response_id": "d", "status": "completed", "cost_events": [{"amount": 1}]},
         ]});
-        let ids: Vec<String> = ["a", "b", "c", "d", "e"].map(String::from).to_vec();
-        let outcomes = read_outcomes(Some(&body), &ids);
+        let outcomes = read_outcomes(Some(&body), ["a", "b", "c", "d", "e"].into_iter());
         assert!(!outcomes.unreadable);
         assert_eq!(outcomes.unmentioned, 1);
         assert_eq!(
@@ -186,7 +187,7 @@ mod tests {
     #[test]
     fn a_body_without_results_takes_every_record() {
         for body in [None, Some(json!({"ok": true})), Some(json!([1]))] {
-            let outcomes = read_outcomes(body.as_ref(), &["a".to_owned()]);
+            let outcomes = read_outcomes(body.as_ref(), std::iter::once("a"));
             assert!(outcomes.unreadable);
             assert_eq!(outcomes.answers, vec![RecordAnswer::Sent]);
         }
