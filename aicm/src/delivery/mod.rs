@@ -6,6 +6,7 @@ pub(crate) mod options;
 pub(crate) mod queue;
 pub(crate) mod record;
 pub(crate) mod registry;
+pub(crate) mod report;
 pub(crate) mod retry;
 pub(crate) mod send;
 pub(crate) mod signal;

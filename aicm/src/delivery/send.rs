@@ -2,7 +2,6 @@
 //! bisect a refused batch until the bad records are isolated, and settle every record as
 //! delivered or failed (counted, logged once per cause, handed to `on_failed`).
 
-use std::collections::HashSet;
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -14,7 +13,8 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER, USE
 
 use super::bisect::Bisect;
 use super::queue::Queue;
-use super::record::{FailedRecord, QueuedRecord};
+use super::record::QueuedRecord;
+use super::report::Reports;
 use super::retry::{Backoff, Verdict, classify, parse_retry_after};
 use super::wire::{Contract, RecordAnswer};
 
@@ -46,7 +46,8 @@ pub(crate) struct Sender {
     pub timeout: Duration,
     pub queue: Arc<Queue>,
     pub limits_hook: Option<LimitsHook>,
-    warned: Mutex<HashSet<String>>,
+    /// Causes of failure, refusal and displacement already warned about (the memory backend's).
+    pub reports: Reports,
 }
 
 /// The outcome of one request.
@@ -92,7 +93,7 @@ impl Sender {
             timeout,
             queue,
             limits_hook,
-            warned: Mutex::new(HashSet::new()),
+            reports: Reports::default(),
         }
     }
 
@@ -125,7 +126,7 @@ impl Sender {
                         match outcome {
                             RecordAnswer::Sent => sent += 1,
                             RecordAnswer::Refused { status, messages } => {
-                                self.fail_refused(flight, record, answer.status, &status, messages)
+                                self.fail_refused(flight, record, answer.status, &status, messages);
                             }
                         }
                     }
@@ -164,8 +165,7 @@ impl Sender {
             let mut outcomes =
                 self.record_answers(encoded.contract, answer.body.as_ref(), std::iter::once(&id));
             if let Some(RecordAnswer::Refused { status, messages }) = outcomes.pop() {
-                let message = refusal_text(&status, &messages);
-                self.fail_refused(flight, &record, answer.status, &status, messages);
+                let message = self.fail_refused(flight, &record, answer.status, &status, messages);
                 return Err(DeliveryFailure {
                     status: answer.status,
                     message,
@@ -270,14 +270,14 @@ impl Sender {
     ) -> Vec<RecordAnswer> {
         let records = response_ids.len();
         let outcomes = contract.read_outcomes(body, response_ids);
-        if outcomes.unreadable && self.warned.lock().insert("unreadable 2xx".to_owned()) {
+        if outcomes.unreadable && self.reports.first("unreadable 2xx") {
             tracing::warn!(
                 records,
                 "the service took a batch (2xx) but its answer is not the JSON the contract \
                  describes; counted as delivered and not sent again (shown once)"
             );
         }
-        if outcomes.unmentioned > 0 && self.warned.lock().insert("unmentioned".to_owned()) {
+        if outcomes.unmentioned > 0 && self.reports.first("unmentioned") {
             tracing::warn!(
                 records = outcomes.unmentioned,
                 "the service took a batch (2xx) whose answer does not mention every record; \
@@ -410,19 +410,11 @@ impl Sender {
 
     /// Settles records as failed: counted, the cause logged once, each handed to `on_failed`.
     fn fail(&self, flight: u64, records: &[QueuedRecord], status: Option<u16>, message: &str) {
-        let error = failure_text(status, message);
-        warn_failed_once(&self.warned, status, &error, records.len());
+        let error = self.reports.failed(status, message, records.len());
         for record in records {
-            if let Some(callback) = &record.origin.on_failed {
-                let failed = FailedRecord {
-                    record: record.to_usage_record(),
-                    status,
-                    error: error.clone(),
-                    record_status: None,
-                    messages: Vec::new(),
-                };
-                callback(&failed);
-            }
+            record
+                .origin
+                .hand_failed(|| record.to_usage_record(), status, &error, None);
         }
         // Settle after the callbacks, so `flush`/`close` return only once they have run.
         self.queue.settle(flight, 0, records.len(), Some(error));
@@ -430,7 +422,7 @@ impl Sender {
 
     /// Settles one record the service refused in a 2xx answer (today's contract: `error`,
     /// `service_key_unknown`): counted as failed, warned once per status word, handed to
-    /// `on_failed`, never retried.
+    /// `on_failed`, never retried. Returns the error it was reported with.
     fn fail_refused(
         &self,
         flight: u64,
@@ -438,75 +430,16 @@ impl Sender {
         http_status: Option<u16>,
         status: &str,
         messages: Vec<String>,
-    ) {
-        let error = refusal_text(status, &messages);
-        warn_refused_once(&self.warned, status, &error);
-        if let Some(callback) = &record.origin.on_failed {
-            callback(&FailedRecord {
-                record: record.to_usage_record(),
-                status: http_status,
-                error: error.clone(),
-                record_status: Some(status.to_owned()),
-                messages,
-            });
-        }
-        self.queue.settle(flight, 0, 1, Some(error));
-    }
-}
-
-/// `service_key_unknown: Service key 'x' is not recognized.`
-pub(crate) fn refusal_text(status: &str, messages: &[String]) -> String {
-    if messages.is_empty() {
-        format!("refused by the service ({status})")
-    } else {
-        format!("{status}: {}", messages.join("; "))
-    }
-}
-
-/// Logs records refused one by one at warn level once per status word, then at debug level.
-pub(crate) fn warn_refused_once(warned: &Mutex<HashSet<String>>, status: &str, error: &str) {
-    if warned.lock().insert(format!("record {status}")) {
-        tracing::warn!(
-            status,
-            error = %error,
-            "the service refused a usage record; it is counted as failed and handed to on_failed, \
-             not retried (further refusals with this status are logged at debug level)"
+    ) -> String {
+        let error = self.reports.refused(status, &messages);
+        record.origin.hand_failed(
+            || record.to_usage_record(),
+            http_status,
+            &error,
+            Some((status, messages)),
         );
-    } else {
-        tracing::debug!(status, error = %error, "the service refused a usage record");
-    }
-}
-
-/// The error a failed record is reported with: the status and the server's message, and
-/// 401/403/404 named as the configuration errors they are.
-pub(crate) fn failure_text(status: Option<u16>, message: &str) -> String {
-    match status {
-        Some(s @ (401 | 403 | 404)) => format!("configuration error (HTTP {s}): {message}"),
-        Some(s) => format!("HTTP {s}: {message}"),
-        None => message.to_owned(),
-    }
-}
-
-/// Logs failed records at warn level once per cause (a status, or the network error), then at
-/// debug level: a refused batch of thousands must not flood the log.
-pub(crate) fn warn_failed_once(
-    warned: &Mutex<HashSet<String>>,
-    status: Option<u16>,
-    error: &str,
-    records: usize,
-) {
-    let cause = match status {
-        Some(s) => format!("status {s}"),
-        None => error.to_owned(),
-    };
-    if warned.lock().insert(cause) {
-        tracing::warn!(
-            records,
-            error = %error,
-            "usage records failed and will not be delivered (further failures with this cause are logged at debug level)"
-        );
-    } else {
-        tracing::debug!(records, error = %error, "usage records failed");
+        self.queue.settle(flight, 0, 1, Some(error.clone()));
+        error
     }
 }
 

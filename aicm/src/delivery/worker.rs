@@ -26,8 +26,6 @@ pub(crate) struct Worker {
     thread_id: ThreadId,
     thread: Mutex<Option<JoinHandle<()>>>,
     exited: Arc<Exited>,
-    /// Warn about discards once, not per record.
-    pub discard_warned: std::sync::atomic::AtomicBool,
     /// The durable spool its Trackers store records in, and its delivery loop.
     #[cfg(feature = "spool")]
     pub spool: Option<Arc<super::spooled::SpoolDriver>>,
@@ -115,7 +113,6 @@ impl Worker {
             thread_id,
             thread: Mutex::new(Some(thread)),
             exited,
-            discard_warned: std::sync::atomic::AtomicBool::new(false),
             #[cfg(feature = "spool")]
             spool,
         })

@@ -20,8 +20,9 @@ pub use options::TrackOptions;
 use crate::delivery::health::DeliveryHealth;
 use crate::delivery::options::OnFull;
 use crate::delivery::queue::{BlockOutcome, Pushed, Refused};
-use crate::delivery::record::{DiscardedRecord, Origin, QueuedRecord, ResponseId};
+use crate::delivery::record::{Origin, QueuedRecord, ResponseId};
 use crate::delivery::registry;
+use crate::delivery::report::Full;
 use crate::delivery::send::Receipt;
 use crate::delivery::signal::{How, run_blocking};
 use crate::delivery::wire::{Contract, Protocol};
@@ -512,22 +513,10 @@ impl Tracker {
             return;
         };
         let worker = &self.inner.worker;
-        if !worker.discard_warned.swap(true, Ordering::Relaxed) {
-            tracing::warn!(
-                capacity = worker.queue.capacity(),
-                "delivery queue full: dropping the oldest records to make room (counted in \
-                 total_discarded; this warning is shown once)"
-            );
-        }
-        if let Some(callback) = &old.origin.on_discard {
-            callback(&DiscardedRecord {
-                record: old.to_usage_record(),
-                reason: format!(
-                    "queue full ({} records) under OnFull::Backpressure",
-                    worker.queue.capacity()
-                ),
-            });
-        }
+        let reason = worker.sender.reports.displaced(&Full::Queue {
+            capacity: worker.queue.capacity(),
+        });
+        old.origin.hand_discarded(|| old.to_usage_record(), &reason);
     }
 }
 

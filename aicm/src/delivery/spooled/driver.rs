@@ -23,11 +23,9 @@ use super::shared::SpoolShared;
 use super::wire;
 use crate::delivery::bisect::Bisect;
 use crate::delivery::options::DeliveryOptions;
-use crate::delivery::record::{DiscardedRecord, FailedRecord};
+use crate::delivery::report::Full;
 use crate::delivery::retry::Verdict;
-use crate::delivery::send::{
-    Answer, Sender, failure_text, refusal_text, warn_failed_once, warn_refused_once,
-};
+use crate::delivery::send::{Answer, Sender};
 use crate::delivery::wire::{Contract, RecordAnswer};
 use crate::spool::{ClaimedRow, DisplacedRow, Spool};
 
@@ -432,8 +430,7 @@ impl Ctx {
     /// about once per cause, handed to the `on_failed` of the Tracker they belong to.
     async fn fail(&self, rows: &[&ClaimedRow], status: Option<u16>, message: &str) {
         let shared = self.shared();
-        let error = failure_text(status, message);
-        warn_failed_once(&shared.warned, status, &error, rows.len());
+        let error = shared.reports.failed(status, message, rows.len());
         let row_ids = ids(rows.iter().copied());
         if let Err(e) = shared
             .spool
@@ -465,8 +462,7 @@ impl Ctx {
         messages: Vec<String>,
     ) {
         let shared = self.shared();
-        let error = refusal_text(status, &messages);
-        warn_refused_once(&shared.warned, status, &error);
+        let error = shared.reports.refused(status, &messages);
         if let Err(e) = shared
             .spool
             .fail_async(&self.owner, &[row.id], http_status, &error)
@@ -531,17 +527,13 @@ fn report_failed(
 ) {
     let (config_id, service_id) =
         wire::owner_ids(&row.body).unwrap_or_else(|| (row.config_id.clone(), String::new()));
-    let Some(core) = shared.tracker_for(&config_id, &service_id) else {
-        return;
-    };
-    if let Some(callback) = &core.on_failed {
-        callback(&FailedRecord {
-            record: wire::usage_record(&row.body, &row.response_id, &row.config_id, row.created_at),
+    if let Some(origin) = shared.tracker_for(&config_id, &service_id) {
+        origin.hand_failed(
+            || wire::usage_record(&row.body, &row.response_id, &row.config_id, row.created_at),
             status,
-            error: error.to_owned(),
-            record_status: refusal.as_ref().map(|(s, _)| (*s).to_owned()),
-            messages: refusal.map(|(_, m)| m).unwrap_or_default(),
-        });
+            error,
+            refusal,
+        );
     }
 }
 
@@ -552,38 +544,21 @@ pub(crate) fn report_displaced(shared: &SpoolShared, displaced: Vec<DisplacedRow
     if displaced.is_empty() {
         return;
     }
-    if !shared.discard_warned.swap(true, Ordering::Relaxed) {
-        tracing::warn!(
-            path = %shared.path().display(),
-            max_rows = ?shared.spool.options().max_rows,
-            max_bytes = ?shared.spool.options().max_bytes,
-            "spool full: deleting the oldest queued records to make room (counted in \
-             total_discarded; this warning is shown once)"
-        );
-    }
-    let reason = format!(
-        "spool {} full (max_rows {:?}, max_bytes {:?}) under OnFull::Backpressure",
-        shared.path().display(),
-        shared.spool.options().max_rows,
-        shared.spool.options().max_bytes
-    );
+    let options = shared.spool.options();
+    let reason = shared.reports.displaced(&Full::Spool {
+        path: shared.path(),
+        max_rows: options.max_rows,
+        max_bytes: options.max_bytes,
+    });
     for row in &displaced {
         let Some((config_id, service_id)) = wire::owner_ids(&row.body) else {
             continue;
         };
-        let Some(core) = shared.tracker_for(&config_id, &service_id) else {
-            continue;
-        };
-        if let Some(callback) = &core.on_discard {
-            callback(&DiscardedRecord {
-                record: wire::usage_record(
-                    &row.body,
-                    &row.response_id,
-                    &config_id,
-                    SystemTime::now(),
-                ),
-                reason: reason.clone(),
-            });
+        if let Some(origin) = shared.tracker_for(&config_id, &service_id) {
+            origin.hand_discarded(
+                || wire::usage_record(&row.body, &row.response_id, &config_id, SystemTime::now()),
+                &reason,
+            );
         }
     }
     shared.settle(

@@ -3,9 +3,9 @@
 //! of the process that names the file shares it, because two handles on one file would contend
 //! for its write lock instead of sharing group commits (see the spool module).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 use super::ledger::{Ledger, Outcome};
 use crate::delivery::health::{self, DeliveryHealth, HealthSource};
 use crate::delivery::record::Origin;
+use crate::delivery::report::Reports;
 use crate::delivery::signal::{How, Signal};
 use crate::spool::{Spool, SpoolError, SpoolOptions};
 use crate::{Error, FlushError};
@@ -70,10 +71,8 @@ pub(crate) struct SpoolShared {
     pub drivers: AtomicUsize,
     /// The smallest `max_batch_size` of those loops: a full batch of fresh rows wakes them.
     wake_at: AtomicUsize,
-    /// Displacements are warned about once, not per record.
-    pub discard_warned: AtomicBool,
-    /// Failure causes already warned about.
-    pub warned: Mutex<HashSet<String>>,
+    /// Causes of failure, refusal and displacement already warned about, for this file.
+    pub reports: Reports,
 }
 
 impl std::fmt::Debug for SpoolShared {
@@ -162,8 +161,7 @@ pub(crate) fn acquire(
         trackers: Mutex::new(Vec::new()),
         drivers: AtomicUsize::new(0),
         wake_at: AtomicUsize::new(usize::MAX),
-        discard_warned: AtomicBool::new(false),
-        warned: Mutex::new(HashSet::new()),
+        reports: Reports::default(),
     });
     map.insert(key, Arc::downgrade(&shared));
     drop(map);
