@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aicm::spool::{Spool, SpoolOptions};
+use aicm::testing::SpoolRows;
 
 const LEASE: Duration = Duration::from_secs(600);
 
@@ -42,11 +43,12 @@ fn filled() -> (tempfile::TempDir, PathBuf, Spool) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("usage.spool");
     let spool = Spool::open(&path, SpoolOptions::default()).unwrap();
+    let access = SpoolRows::new(&spool);
     for i in 0..5 {
-        spool.append(body(i), &format!("r{i}"), "cfg").unwrap();
+        access.append(body(i), &format!("r{i}"), "cfg").unwrap();
     }
-    let rows = spool.claim("app", 3, LEASE).unwrap();
-    spool
+    let rows = access.claim("app", 3, LEASE).unwrap();
+    access
         .fail(
             "app",
             &[rows[0].id],
@@ -54,7 +56,7 @@ fn filled() -> (tempfile::TempDir, PathBuf, Spool) {
             "usage.tokens: expected int",
         )
         .unwrap();
-    spool
+    access
         .fail("app", &[rows[1].id], Some(400), "bad request")
         .unwrap();
     (dir, path, spool)
@@ -128,7 +130,7 @@ fn requeue_and_purge_by_id_or_all() {
     assert_eq!(spool.stats().unwrap().failed, 0);
     assert!(stdout(&cli(&path, &["list-failed"])).contains("no failed rows"));
     // The requeued row is claimable again, with a fresh budget.
-    let again = spool.claim("app2", 10, LEASE).unwrap();
+    let again = SpoolRows::new(&spool).claim("app2", 10, LEASE).unwrap();
     assert!(
         again
             .iter()
@@ -216,17 +218,18 @@ fn works_while_another_process_writes() {
     let busy = {
         let (spool, stop) = (spool.clone(), stop.clone());
         std::thread::spawn(move || {
+            let rows = SpoolRows::new(&spool);
             let mut i = 100;
             while !stop.load(Ordering::Relaxed) {
-                spool.append(body(i), &format!("r{i}"), "cfg").unwrap();
+                rows.append(body(i), &format!("r{i}"), "cfg").unwrap();
                 if i % 10 == 0 {
-                    let ids: Vec<i64> = spool
+                    let ids: Vec<i64> = rows
                         .claim("app", 5, LEASE)
                         .unwrap()
                         .iter()
                         .map(|r| r.id)
                         .collect();
-                    spool.ack("app", &ids).unwrap();
+                    rows.ack("app", &ids).unwrap();
                 }
                 i += 1;
             }

@@ -1,23 +1,25 @@
 //! Durable appends per second into the spool with 8 concurrent callers (the target:
 //! ≥ 50,000/s on the 2-core machine with the default durability).
 //!
-//! `cargo bench -p aicm --features spool --bench spool`
+//! `cargo bench -p aicm --features spool,testing --bench spool`
 //!
 //! Each measurement opens a fresh spool in a temporary directory (outside the timed part),
-//! then 8 threads call `append` (which returns only once the row is committed) on ~330-byte
-//! wire-JSON bodies; criterion reports the time per append and appends per second.
+//! then 8 threads append (each append returns only once the row is committed) ~330-byte
+//! wire-JSON bodies through `aicm::testing::SpoolRows`; criterion reports the time per append
+//! and appends per second.
 //!
-//! `generated_ids` is what a spooled Tracker does: time-ordered ids (UUIDv7) appended as
-//! [`IdSource::Generated`], which the spool neither looks up nor indexes. The other cases
-//! append given ids (as `TrackOptions::response_id` does), which go through the unique index:
-//! random v4 UUIDs, or ids in time order, to show what that index costs.
+//! `generated_ids` is what a spooled Tracker does: time-ordered ids (UUIDv7) generated for
+//! the record (`SpoolRows::append_generated`), which the spool neither looks up nor indexes.
+//! The other cases append given ids (as `TrackOptions::response_id` does), which go through
+//! the unique index: random v4 UUIDs, or ids in time order, to show what that index costs.
 
 #![allow(clippy::expect_used)] // a benchmark stops at the first failure
 
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use aicm::spool::{Durability, IdSource, Spool, SpoolOptions};
+use aicm::spool::{Durability, Spool, SpoolOptions};
+use aicm::testing::SpoolRows;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const CALLERS: u64 = 8;
@@ -29,19 +31,17 @@ enum Ids {
     Generated,
 }
 
-/// A 32-hex-digit id: random, a UUIDv7, or a nanosecond clock followed by random digits.
-fn response_id(ids: Ids) -> String {
-    let random = || uuid::Uuid::new_v4().simple().to_string();
-    match ids {
-        Ids::Random => random(),
-        Ids::Generated => uuid::Uuid::now_v7().simple().to_string(),
-        Ids::TimeOrdered => {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64);
-            format!("{nanos:016x}{}", &random()[..16])
-        }
-    }
+/// A random 32-hex-digit id.
+fn random_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// A 32-hex-digit id in time order: a nanosecond clock followed by random digits.
+fn time_ordered_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    format!("{nanos:016x}{}", &random_id()[..16])
 }
 
 fn body(caller: u64, i: u64, response_id: &str) -> Vec<u8> {
@@ -71,7 +71,7 @@ fn appends(total: u64, durability: Durability, ids: Ids) -> Duration {
         .map(|c| {
             (0..each)
                 .map(|i| {
-                    let id = response_id(Ids::Random);
+                    let id = random_id();
                     (body(c, i, &id), id)
                 })
                 .collect()
@@ -83,16 +83,15 @@ fn appends(total: u64, durability: Durability, ids: Ids) -> Duration {
         .map(|records| {
             let (spool, start) = (spool.clone(), start.clone());
             std::thread::spawn(move || {
+                let rows = SpoolRows::new(&spool);
                 start.wait();
                 for (body, id) in records {
-                    let (id, source) = match ids {
-                        Ids::Random => (id, IdSource::Given),
-                        Ids::TimeOrdered => (response_id(ids), IdSource::Given),
-                        Ids::Generated => (response_id(ids), IdSource::Generated),
-                    };
-                    spool
-                        .append_from(body, &id, source, "openai-chat")
-                        .expect("append");
+                    match ids {
+                        Ids::Random => rows.append(body, &id, "openai-chat"),
+                        Ids::TimeOrdered => rows.append(body, &time_ordered_id(), "openai-chat"),
+                        Ids::Generated => rows.append_generated(body, "openai-chat"),
+                    }
+                    .expect("append");
                 }
             })
         })
@@ -103,7 +102,7 @@ fn appends(total: u64, durability: Durability, ids: Ids) -> Duration {
         t.join().expect("caller thread");
     }
     let elapsed = began.elapsed();
-    let stats = spool.writer_stats();
+    let stats = SpoolRows::new(&spool).commit_stats();
     eprintln!(
         "  {} appends, {} commits ({:.1} per commit), {:.0} appends/s, writer busy {:.0} us/commit",
         stats.appends,

@@ -139,7 +139,7 @@
 //! | `llm-http` | no | `llm::LlmTracking`, `llm::TapBody` and `llm::LlmLayer`: track the LLM answers of any client on `http` types as their bodies flow |
 //! | `llm-reqwest` | no | `llm::LlmMiddleware`: the same for `reqwest-middleware` 0.4 clients |
 //! | `llm-async-openai` | no | `llm::LlmLayer` for async-openai's `with_http_service`, records from its typed answers |
-//! | `testing` | no | `aicm::testing`: a recording Tracker for your unit tests |
+//! | `testing` | no | `aicm::testing`: a recording Tracker for your unit tests; with `spool`, `testing::SpoolRows`: a spool's rows as the delivery loop has them (append, claim, ack, fail, release), for tests and benchmarks |
 //! | `spool` | no | `TrackerBuilder::spool`: a durable on-disk queue (`aicm::spool`), so records survive crashes, restarts and outages |
 //! | `schemars` | no | `schemars::JsonSchema` for [`DeliveryHealth`], [`UsageValidationError`], [`TriggeredLimit`] and [`ResponseId`]; `aicm::json_schema` and `Tracker::json_schema` (the JSON Schema of a config's usage); `aicm::schemars` re-exported, for `aicm-codegen --schemars` output |
 #![deny(missing_docs)]

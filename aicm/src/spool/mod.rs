@@ -2,9 +2,9 @@
 //! a long outage (feature `spool`).
 //!
 //! A [`Spool`] is one SQLite file in write-ahead-log mode, shareable by several processes. Each
-//! row is one record's wire JSON (one `usage_records` item), its `response_id` (a given one is
-//! unique, a re-append is a no-op; a generated one is new by construction, see [`IdSource`]),
-//! its config id, and its delivery state:
+//! row is one record's wire JSON (one `usage_records` item), its `response_id` (one given with
+//! `TrackOptions::response_id` is unique, a re-append is a no-op; a generated one is new by
+//! construction), its config id, and its delivery state:
 //!
 //! ```text
 //!   append ──► queued ──claim──► claimed ──ack──► (deleted: the server said 2xx)
@@ -13,7 +13,7 @@
 //!              (5xx, network; retry_at)          (purge deletes)
 //! ```
 //!
-//! * **Durable.** `append` returns only once the row is committed. With
+//! * **Durable.** An append (a spooled `track`) returns only once the row is committed. With
 //!   [`Durability::Process`] (the default) a committed row survives the process being killed;
 //!   with [`Durability::Fsync`] it also survives a power loss.
 //! * **Group commit.** One writer thread per `Spool` commits every append waiting at that
@@ -35,54 +35,23 @@
 //!   read-only, a directory or another application's database is an error naming the path,
 //!   never a silently empty queue.
 //!
-//! # Contract for the delivery worker (crate-internal use)
+//! # Operating a spool
 //!
-//! Every method is synchronous and may block (on the writer, on disk, on another process's
-//! lock up to `busy_timeout`): call them from plain threads or `spawn_blocking`, never on an
-//! executor thread. The `*_async` variants only await a oneshot, so they are safe on an
-//! executor; they submit their work when called (before the first poll), and dropping the
-//! future does not cancel it.
+//! A spooled `Tracker` (`TrackerBuilder::spool`) appends its records and its delivery loop
+//! claims, acknowledges, releases and fails them; those operations are the crate's own. What
+//! an operator (or the `aicm-spool` CLI) does with a file is public: [`Spool::open`],
+//! [`Spool::stats`] and [`Spool::accounts`] (how many rows are in which state, and whose),
+//! [`Spool::list_failed`] / [`Spool::list_failed_after`] (failed rows with the server's status
+//! and reason), [`Spool::requeue`] (failed rows back to the queue) and [`Spool::purge`]
+//! (delete failed rows), each with a [`Selection`]. Reads never wait for the writer;
+//! `requeue` and `purge` go through it and may wait for another process's lock up to
+//! `busy_timeout`: call them from plain threads or `spawn_blocking`, not on an executor
+//! thread. [`SpoolError::is_transient`] says whether a failed call may succeed later (full,
+//! block timeout, lock held past `busy_timeout`).
 //!
-//! ```text
-//! Spool::open(path: impl AsRef<Path>, options: SpoolOptions) -> Result<Spool, SpoolError>
-//! Spool::new_owner() -> String                       // unique per call: "<pid>-<random>"
-//!
-//! append(&self, body: Vec<u8>, response_id: &str, config_id: &str) -> Result<Appended, SpoolError>
-//! append_async(&self, body: Vec<u8>, response_id: &str, config_id: &str)
-//!     -> impl Future<Output = Result<Appended, SpoolError>> + Send + 'static  // owns its data
-//! append_from(&self, body, response_id, source: IdSource, config_id)       // and _async:
-//!     // `append` is `IdSource::Given`; a generated id is stored without a lookup
-//! append_many(&self, Vec<(body, response_id, IdSource, config_id)>) -> Vec<Result<Appended, _>>
-//!
-//! claim(&self, owner: &str, max: usize, lease: Duration) -> Result<Vec<ClaimedRow>, SpoolError>
-//! ack(&self, owner: &str, ids: &[i64]) -> Result<usize, SpoolError>         // after a 2xx only
-//! release(&self, owner: &str, ids: &[i64], retry_at: SystemTime,
-//!         status: Option<u16>, error: &str) -> Result<usize, SpoolError>   // attempts + 1
-//! fail(&self, owner: &str, ids: &[i64], status: Option<u16>, reason: &str)
-//!     -> Result<usize, SpoolError>                                          // attempts + 1
-//! renew(&self, owner: &str, ids: &[i64], lease: Duration) -> Result<usize, SpoolError>
-//! (each also as `*_async`, same arguments, owned result future)
-//! unclaim_async(&self, owner: &str, ids: &[i64])  // back to queued, due now, no attempt
-//!     -> impl Future<Output = Result<usize, SpoolError>>
-//!
-//! stats(&self) -> Result<SpoolStats, SpoolError>                            // reader connection
-//! list_failed(&self, limit: usize) -> Result<Vec<FailedRow>, SpoolError>
-//! requeue(&self, Selection) -> Result<usize, SpoolError>                    // failed -> queued
-//! purge(&self, Selection) -> Result<usize, SpoolError>                      // deletes failed
-//! ```
-//!
-//! The returned `usize` is how many of the given rows the owner still held: fewer than asked
-//! means their lease ran out and another process took them over (do not count them as yours).
-//! [`ClaimedRow::attempts`] counts earlier releases, for the retry budget: fail a row instead of
-//! releasing it once `attempts + 1` exceeds it. Rows come back from `claim` sorted by id; a
-//! claim takes the rows that have been due longest (fresh rows in append order, then rows
-//! whose retry time or lease end came first). [`Appended::displaced`] lists rows deleted to
-//! make room under `OnFull::Backpressure` (count them as discarded); [`Appended::duplicate`]
-//! says the given `response_id` was already stored.
-//!
-//! Also: `list_failed_after(after_id, limit)` (paging), `path()`, `options()`,
-//! `writer_stats()` (commits, appends, writer busy time: group-commit efficiency), and
-//! [`SpoolError::is_transient`] (full, block timeout, lock held past `busy_timeout`).
+//! Tests and benchmarks that need the rows as the delivery loop has them (append, claim, ack,
+//! fail, release, the writer's commit counts) use `aicm::testing::SpoolRows` (features
+//! `testing` and `spool`).
 //!
 //! # Threads and sharing
 //!
@@ -104,6 +73,59 @@
 //! one lands on a random page of it, about one more page per record. Generated ids stay out
 //! of every index, which is worth ~15% of the append rate (`cargo bench -p aicm-tests --bench
 //! spool_track`).
+
+// # Contract for the delivery worker (crate-internal)
+//
+// The row operations below are `pub(crate)`: the spooled Tracker (`tracker/spooled.rs`)
+// appends, its delivery loop (`delivery/spooled/`) claims and settles. The sync forms the
+// crate itself does not call exist for the unit tests (`#[cfg(test)]`) and, where
+// `aicm::testing::SpoolRows` wraps them, also with feature `testing`.
+//
+// Every sync method may block (on the writer, on disk, on another process's lock up to
+// `busy_timeout`): call them from plain threads or `spawn_blocking`, never on an executor
+// thread. The `*_async` variants only await a oneshot, so they are safe on an executor; they
+// submit their work when called (before the first poll), and dropping the future does not
+// cancel it.
+//
+// ```text
+// Spool::open(path: impl AsRef<Path>, options: SpoolOptions) -> Result<Spool, SpoolError>
+// Spool::new_owner() -> String                       // unique per call: "<pid>-<random>"
+//
+// append_from(&self, body: Vec<u8>, response_id: &str, source: IdSource, config_id: &str)
+//     -> Result<Appended, SpoolError>         // a generated id is stored without a lookup
+// append_from_async(same) -> impl Future<Output = Result<Appended, SpoolError>> + Send
+//     + 'static                               // owns its data
+// append_many(&self, Vec<(body, response_id, IdSource, config_id)>) -> Vec<Result<Appended, _>>
+// append(&self, body, response_id, config_id), append_async(…)   // tests: IdSource::Given
+//
+// claim(&self, owner: &str, max: usize, lease: Duration) -> Result<Vec<ClaimedRow>, SpoolError>
+// ack(&self, owner: &str, ids: &[i64]) -> Result<usize, SpoolError>         // after a 2xx only
+// release(&self, owner: &str, ids: &[i64], retry_at: SystemTime,
+//         status: Option<u16>, error: &str) -> Result<usize, SpoolError>   // attempts + 1
+// fail(&self, owner: &str, ids: &[i64], status: Option<u16>, reason: &str)
+//     -> Result<usize, SpoolError>                                          // attempts + 1
+// renew(&self, owner: &str, ids: &[i64], lease: Duration) -> Result<usize, SpoolError>
+// (the loop uses the `*_async` forms: same arguments, owned result future; the sync forms
+// are for tests, `renew` for the unit tests only)
+// unclaim_async(&self, owner: &str, ids: &[i64])  // back to queued, due now, no attempt
+//     -> impl Future<Output = Result<usize, SpoolError>>
+// heartbeat_async, deregister_async, take_over_gone      // the owner registry
+// writer_stats(&self) -> WriterStats       // tests: commits, appends, writer busy time
+//
+// stats(&self) -> Result<SpoolStats, SpoolError>                            // public
+// list_failed(&self, limit: usize) -> Result<Vec<FailedRow>, SpoolError>    // public
+// requeue(&self, Selection) -> Result<usize, SpoolError>                    // public
+// purge(&self, Selection) -> Result<usize, SpoolError>                      // public
+// ```
+//
+// The returned `usize` is how many of the given rows the owner still held: fewer than asked
+// means their lease ran out and another process took them over (do not count them as yours).
+// `ClaimedRow::attempts` counts earlier releases, for the retry budget: fail a row instead of
+// releasing it once `attempts + 1` exceeds it. Rows come back from `claim` sorted by id; a
+// claim takes the rows that have been due longest (fresh rows in append order, then rows
+// whose retry time or lease end came first). `Appended::displaced` lists rows deleted to
+// make room under `OnFull::Backpressure` (count them as discarded); `Appended::duplicate`
+// says the given `response_id` was already stored.
 
 mod checkpoint;
 mod clock;
@@ -130,11 +152,12 @@ use rusqlite::Connection;
 
 pub use error::SpoolError;
 pub use options::{Durability, ParseDurabilityError, SpoolOptions, defaults};
-pub use rows::{
-    AccountRows, Appended, ClaimedRow, DisplacedRow, FailedRow, IdSource, Selection, SpoolStats,
-    WriterStats,
-};
+pub use rows::{AccountRows, FailedRow, Selection, SpoolStats};
+pub(crate) use rows::{Appended, ClaimedRow, DisplacedRow, IdSource};
 pub(crate) use store::RowState;
+
+#[cfg(any(test, feature = "testing"))]
+pub(crate) use rows::WriterStats;
 
 use clock::{Clock, from_ms, to_ms};
 use limits::Limits;
@@ -142,7 +165,8 @@ use schema::Role;
 use writer::{AppendJob, Ctx, Job, Ran, Writer};
 
 /// An open spool file. Share it with `Arc`; every method takes `&self` and may be called from
-/// any thread. See the [module documentation](self) for the model and the delivery contract.
+/// any thread. See the [module documentation](self) for the model and what an operator can do
+/// with a file.
 pub struct Spool {
     path: Arc<PathBuf>,
     options: SpoolOptions,
@@ -240,17 +264,15 @@ impl Spool {
 
     /// A fresh owner name for `claim`: the process id and a random part, so that two
     /// processes (or two workers of one process) never share one.
-    pub fn new_owner() -> String {
+    pub(crate) fn new_owner() -> String {
         let random = uuid::Uuid::new_v4().simple().to_string();
         format!("{}-{}", std::process::id(), &random[..12])
     }
 
-    /// Stores a record and returns once it is durable (see [`Durability`]). `body` is one
-    /// `usage_records` item exactly as it will be sent; the spool does not parse it. Under
-    /// `OnFull::Block` this may wait up to `block_timeout` for room. The response id is
-    /// [`IdSource::Given`]: a re-append of a stored one is a no-op.
-    #[doc(hidden)]
-    pub fn append(
+    /// [`Spool::append_from`] with a given response id ([`IdSource::Given`]): a re-append of a
+    /// stored one is a no-op.
+    #[cfg(test)]
+    pub(crate) fn append(
         &self,
         body: Vec<u8>,
         response_id: &str,
@@ -259,10 +281,12 @@ impl Spool {
         self.append_from(body, response_id, IdSource::Given, config_id)
     }
 
-    /// [`Spool::append`] with the response id's [`IdSource`]: a generated one is stored
-    /// without a lookup.
-    #[doc(hidden)]
-    pub fn append_from(
+    /// Stores a record and returns once it is durable (see [`Durability`]). `body` is one
+    /// `usage_records` item exactly as it will be sent; the spool does not parse it. Under
+    /// `OnFull::Block` this may wait up to `block_timeout` for room. `source` says where the
+    /// response id comes from: a given one is looked up (a re-append of a stored one is a
+    /// no-op), a generated one is stored without a lookup.
+    pub(crate) fn append_from(
         &self,
         body: Vec<u8>,
         response_id: &str,
@@ -280,10 +304,9 @@ impl Spool {
         slot.wait(self.writer.hub())
     }
 
-    /// [`Spool::append`] for async callers: submits now, and the future awaits the commit
-    /// without blocking the executor.
-    #[doc(hidden)]
-    pub fn append_async(
+    /// [`Spool::append_from_async`] with a given response id.
+    #[cfg(test)]
+    pub(crate) fn append_async(
         &self,
         body: Vec<u8>,
         response_id: &str,
@@ -292,9 +315,9 @@ impl Spool {
         self.append_from_async(body, response_id, IdSource::Given, config_id)
     }
 
-    /// [`Spool::append_from`] for async callers.
-    #[doc(hidden)]
-    pub fn append_from_async(
+    /// [`Spool::append_from`] for async callers: submits now, and the future awaits the commit
+    /// without blocking the executor.
+    pub(crate) fn append_from_async(
         &self,
         body: Vec<u8>,
         response_id: &str,
@@ -316,8 +339,7 @@ impl Spool {
     /// Stores several records, returning once each is durable: every append is submitted
     /// before the first is waited for, so they share commits. Results in the given order.
     /// Items are `(body, response_id, source, config_id)`.
-    #[doc(hidden)]
-    pub fn append_many(
+    pub(crate) fn append_many(
         &self,
         records: Vec<(Vec<u8>, String, IdSource, String)>,
     ) -> Vec<Result<Appended, SpoolError>> {
@@ -379,10 +401,9 @@ impl Spool {
         }
     }
 
-    /// Claims up to `max` due rows for `owner` until `now + lease`: queued rows whose retry
-    /// time has come, and rows whose previous owner's lease has ended.
-    #[doc(hidden)]
-    pub fn claim(
+    /// [`Spool::claim_async`], blocking the calling thread until it is committed.
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn claim(
         &self,
         owner: &str,
         max: usize,
@@ -391,9 +412,9 @@ impl Spool {
         self.run(claim_op(owner, &self.account, max, lease))
     }
 
-    /// [`Spool::claim`], awaited.
-    #[doc(hidden)]
-    pub fn claim_async(
+    /// Claims up to `max` due rows for `owner` until `now + lease`: queued rows whose retry
+    /// time has come, and rows whose previous owner's lease has ended.
+    pub(crate) fn claim_async(
         &self,
         owner: &str,
         max: usize,
@@ -402,16 +423,15 @@ impl Spool {
         self.run_async(claim_op(owner, &self.account, max, lease))
     }
 
-    /// Deletes delivered rows (call only after the server's 2xx). Returns how many `owner`
-    /// still held.
-    #[doc(hidden)]
-    pub fn ack(&self, owner: &str, ids: &[i64]) -> Result<usize, SpoolError> {
+    /// [`Spool::ack_async`], blocking the calling thread until it is committed.
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn ack(&self, owner: &str, ids: &[i64]) -> Result<usize, SpoolError> {
         self.run(ack_op(owner, ids))
     }
 
-    /// [`Spool::ack`], awaited.
-    #[doc(hidden)]
-    pub fn ack_async(
+    /// Deletes delivered rows (call only after the server's 2xx). Returns how many `owner`
+    /// still held.
+    pub(crate) fn ack_async(
         &self,
         owner: &str,
         ids: &[i64],
@@ -419,10 +439,9 @@ impl Spool {
         self.run_async(ack_op(owner, ids))
     }
 
-    /// Puts rows back in the queue, due again at `retry_at`, with one more attempt counted and
-    /// the error kept. Returns how many `owner` still held.
-    #[doc(hidden)]
-    pub fn release(
+    /// [`Spool::release_async`], blocking the calling thread until it is committed.
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn release(
         &self,
         owner: &str,
         ids: &[i64],
@@ -433,9 +452,9 @@ impl Spool {
         self.run(release_op(owner, ids, retry_at, status, error))
     }
 
-    /// [`Spool::release`], awaited.
-    #[doc(hidden)]
-    pub fn release_async(
+    /// Puts rows back in the queue, due again at `retry_at`, with one more attempt counted and
+    /// the error kept. Returns how many `owner` still held.
+    pub(crate) fn release_async(
         &self,
         owner: &str,
         ids: &[i64],
@@ -446,10 +465,9 @@ impl Spool {
         self.run_async(release_op(owner, ids, retry_at, status, error))
     }
 
-    /// Marks rows failed, keeping the server's status and reason for the operator. Returns how
-    /// many `owner` still held.
-    #[doc(hidden)]
-    pub fn fail(
+    /// [`Spool::fail_async`], blocking the calling thread until it is committed.
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn fail(
         &self,
         owner: &str,
         ids: &[i64],
@@ -459,9 +477,9 @@ impl Spool {
         self.run(fail_op(owner, ids, status, reason))
     }
 
-    /// [`Spool::fail`], awaited.
-    #[doc(hidden)]
-    pub fn fail_async(
+    /// Marks rows failed, keeping the server's status and reason for the operator. Returns how
+    /// many `owner` still held.
+    pub(crate) fn fail_async(
         &self,
         owner: &str,
         ids: &[i64],
@@ -471,16 +489,20 @@ impl Spool {
         self.run_async(fail_op(owner, ids, status, reason))
     }
 
-    /// Extends the lease of rows `owner` still holds to `now + lease` (for batches whose
-    /// delivery outlasts the lease). Returns how many it still held.
-    #[doc(hidden)]
-    pub fn renew(&self, owner: &str, ids: &[i64], lease: Duration) -> Result<usize, SpoolError> {
+    /// [`Spool::renew_async`], blocking the calling thread until it is committed.
+    #[cfg(test)]
+    pub(crate) fn renew(
+        &self,
+        owner: &str,
+        ids: &[i64],
+        lease: Duration,
+    ) -> Result<usize, SpoolError> {
         self.run(renew_op(owner, ids, lease))
     }
 
-    /// [`Spool::renew`], awaited.
-    #[doc(hidden)]
-    pub fn renew_async(
+    /// Extends the lease of rows `owner` still holds to `now + lease` (for batches whose
+    /// delivery outlasts the lease). Returns how many it still held.
+    pub(crate) fn renew_async(
         &self,
         owner: &str,
         ids: &[i64],
@@ -683,8 +705,8 @@ impl Spool {
     }
 
     /// Commits and appends of this handle's writer so far (group-commit efficiency).
-    #[doc(hidden)]
-    pub fn writer_stats(&self) -> WriterStats {
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) fn writer_stats(&self) -> WriterStats {
         self.writer.stats()
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::OnFull;
 
-/// How far a commit goes before `append` reports the record as stored.
+/// How far a commit goes before an append (a spooled `track`) reports the record as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Durability {
     /// The record survives the process being killed (SIGKILL, abort, the OOM killer): the commit
@@ -64,7 +64,8 @@ impl FromStr for Durability {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SpoolOptions {
-    /// What "stored" means when `append` returns. Default [`Durability::Process`].
+    /// What "stored" means when an append (a spooled `track`) returns. Default
+    /// [`Durability::Process`].
     pub durability: Durability,
     /// At most this many queued and claimed rows (failed rows are not counted: they stay for
     /// the operator until requeued or purged). `None`: no row limit. Default 1,000,000.
@@ -73,10 +74,10 @@ pub struct SpoolOptions {
     /// larger by SQLite's overhead and its indexes, roughly 1.5×). `None`: no byte limit.
     /// Default 1 GiB.
     pub max_bytes: Option<u64>,
-    /// What `append` does at a limit: `Raise` refuses the record, `Block` waits for room
+    /// What an append does at a limit: `Raise` refuses the record, `Block` waits for room
     /// (rows acknowledged by this or another process), `Backpressure` deletes the oldest
-    /// queued rows and hands them back in [`Appended::displaced`](super::Appended) so the caller
-    /// can count and report them. Default `Backpressure`, as for the memory queue.
+    /// queued rows to make room (a spooled Tracker counts them as discarded and hands them to
+    /// `on_discard`). Default `Backpressure`, as for the memory queue.
     pub on_full: OnFull,
     /// The longest `OnFull::Block` waits before failing with
     /// [`SpoolError::BlockTimedOut`](super::SpoolError::BlockTimedOut). `None`: no limit.

@@ -1,12 +1,17 @@
 //! What the spool hands back: appended, displaced, claimed and failed rows, and its stats.
 //! Bodies are the bytes the caller appended; the spool never parses them.
+//!
+//! Public: what an operator reads and selects (`FailedRow`, `SpoolStats`, `AccountRows`,
+//! `Selection`). Crate-internal: what only the delivery loop and the spooled Tracker handle
+//! (`IdSource`, `Appended`, `DisplacedRow`, `ClaimedRow`, `WriterStats`); tests and benchmarks
+//! outside the crate reach those rows through `aicm::testing::SpoolRows`.
 
 use std::time::{Duration, SystemTime};
 
 /// Where an appended record's `response_id` comes from, which decides how the spool keeps it
 /// unique.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IdSource {
+pub(crate) enum IdSource {
     /// Chosen by the caller (`TrackOptions::response_id`, a backfill's own key): it may repeat,
     /// so the spool looks it up in a unique index and stores a re-append once
     /// ([`Appended::duplicate`]).
@@ -21,8 +26,7 @@ pub enum IdSource {
 
 /// A stored append.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Appended {
+pub(crate) struct Appended {
     /// The row's id. Not reused while the row exists (an id may come back once the row and
     /// every newer one are gone).
     pub id: i64,
@@ -38,8 +42,7 @@ pub struct Appended {
 
 /// A queued row deleted to make room for a newer one.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct DisplacedRow {
+pub(crate) struct DisplacedRow {
     /// Its row id.
     pub id: i64,
     /// Its response id.
@@ -50,8 +53,7 @@ pub struct DisplacedRow {
 
 /// A row claimed for delivery: it belongs to the claiming owner until its lease ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ClaimedRow {
+pub(crate) struct ClaimedRow {
     /// The row id to `ack`, `release`, `fail` or `renew` with.
     pub id: i64,
     /// The response id the server deduplicates on.
@@ -154,9 +156,9 @@ pub enum Selection {
 }
 
 /// Counters of the group-commit writer since the spool was opened.
+#[cfg(any(test, feature = "testing"))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub struct WriterStats {
+pub(crate) struct WriterStats {
     /// Transactions committed.
     pub commits: u64,
     /// Appends stored (duplicates included) by those commits.

@@ -26,7 +26,9 @@ use super::clock::Clock;
 use super::error::SpoolError;
 use super::limits::{Limits, Room};
 use super::reply::{Hub, Reply};
-use super::rows::{Appended, IdSource, WriterStats};
+#[cfg(any(test, feature = "testing"))]
+use super::rows::WriterStats;
+use super::rows::{Appended, IdSource};
 use super::store;
 
 /// How often appends blocked on a full spool look for room freed by other processes (room
@@ -195,6 +197,8 @@ impl Writer {
         &self.hub
     }
 
+    /// Commits and appends so far (for tests and benchmarks: `aicm::testing::SpoolRows`).
+    #[cfg(any(test, feature = "testing"))]
     pub fn stats(&self) -> WriterStats {
         WriterStats {
             commits: self.shared.commits.load(Ordering::Relaxed),

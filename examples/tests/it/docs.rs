@@ -390,6 +390,7 @@ fn the_checker_refuses_what_the_workspace_lacks() {
         "cargo run -p aicm-examples --example no_such_example",
         "cargo run -p no-such-package",
         "cargo bench -p aicm --bench spool",
+        "cargo bench -p aicm --features spool --bench spool",
         "cargo bench -p aicm-tests --bench nope",
         "cargo test -p aicm --features nope",
         "cargo run -p aicm-spool -- --spool x.spool frobnicate",
@@ -400,7 +401,7 @@ fn the_checker_refuses_what_the_workspace_lacks() {
         assert!(checker.check(bad).is_err(), "accepted: {bad}");
     }
     for good in [
-        "cargo bench -p aicm --features spool --bench spool",
+        "cargo bench -p aicm --features spool,testing --bench spool",
         "cargo run -p aicm-spool -- --spool x.spool list-failed",
         "cargo run -p aicm-codegen -- generate --help",
         "cargo test --workspace",

@@ -1,6 +1,13 @@
-//! A recording [`Tracker`] for your own unit tests: the same `track` API, no server, no API
-//! key. Records are validated against the schema you give, exactly as a live Tracker validates
-//! them, and kept in memory for your assertions.
+//! Helpers for your tests and benchmarks (feature `testing`), no server needed.
+//!
+//! * [`recording_tracker`]: a [`Tracker`] for your own unit tests: the same `track` API, no
+//!   server, no API key. Records are validated against the schema you give, exactly as a live
+//!   Tracker validates them, and kept in memory for your assertions.
+//! * `SpoolRows` (with feature `spool` too): a spool's rows as the delivery loop has them
+//!   (append, claim, ack, fail, release, the writer's commit counts), for tests and benchmarks
+//!   of tools that read a spool file.
+//!
+//! A recording tracker:
 //!
 //! ```
 //! use aicm::testing::recording_tracker;
@@ -16,6 +23,12 @@
 //! assert_eq!(records[0].usage, json!({"tokens": 3}));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+
+#[cfg(feature = "spool")]
+mod spool_rows;
+
+#[cfg(feature = "spool")]
+pub use spool_rows::{AppendedRow, ClaimedRow, CommitStats, SpoolRows};
 
 use std::sync::Arc;
 use std::time::Duration;
