@@ -6,7 +6,6 @@
 //! return only once every callback has.
 
 use std::collections::HashSet;
-use std::path::Path;
 
 use parking_lot::Mutex;
 
@@ -16,18 +15,6 @@ use super::record::{DiscardedRecord, FailedRecord, Origin, UsageRecord};
 #[derive(Default)]
 pub(crate) struct Reports {
     warned: Mutex<HashSet<String>>,
-}
-
-/// Which store was full when records were deleted to make room (`OnFull::Backpressure`).
-pub(crate) enum Full<'a> {
-    Queue {
-        capacity: usize,
-    },
-    Spool {
-        path: &'a Path,
-        max_rows: Option<u64>,
-        max_bytes: Option<u64>,
-    },
 }
 
 impl Reports {
@@ -86,42 +73,42 @@ impl Reports {
         error
     }
 
-    /// Records deleted to make room under `OnFull::Backpressure`: warned about once; returns
-    /// the reason they are handed to `on_discard` with.
-    pub fn displaced(&self, full: &Full<'_>) -> String {
-        let first = self.first("full");
-        match *full {
-            Full::Queue { capacity } => {
-                if first {
-                    tracing::warn!(
-                        capacity,
-                        "delivery queue full: dropping the oldest records to make room (counted \
-                         in total_discarded; this warning is shown once)"
-                    );
-                }
-                format!("queue full ({capacity} records) under OnFull::Backpressure")
-            }
-            Full::Spool {
-                path,
-                max_rows,
-                max_bytes,
-            } => {
-                if first {
-                    tracing::warn!(
-                        path = %path.display(),
-                        ?max_rows,
-                        ?max_bytes,
-                        "spool full: deleting the oldest queued records to make room (counted \
-                         in total_discarded; this warning is shown once)"
-                    );
-                }
-                format!(
-                    "spool {} full (max_rows {max_rows:?}, max_bytes {max_bytes:?}) under \
-                     OnFull::Backpressure",
-                    path.display()
-                )
-            }
+    /// Records the memory queue dropped to make room under `OnFull::Backpressure`: warned
+    /// about once; returns the reason they are handed to `on_discard` with.
+    pub fn displaced_from_queue(&self, capacity: usize) -> String {
+        if self.first("full") {
+            tracing::warn!(
+                capacity,
+                "delivery queue full: dropping the oldest records to make room (counted in \
+                 total_discarded; this warning is shown once)"
+            );
         }
+        format!("queue full ({capacity} records) under OnFull::Backpressure")
+    }
+
+    /// Rows the spool deleted to make room under `OnFull::Backpressure`: warned about once;
+    /// returns the reason they are handed to `on_discard` with.
+    #[cfg(feature = "spool")]
+    pub fn displaced_from_spool(
+        &self,
+        path: &std::path::Path,
+        max_rows: Option<u64>,
+        max_bytes: Option<u64>,
+    ) -> String {
+        if self.first("full") {
+            tracing::warn!(
+                path = %path.display(),
+                ?max_rows,
+                ?max_bytes,
+                "spool full: deleting the oldest queued records to make room (counted in \
+                 total_discarded; this warning is shown once)"
+            );
+        }
+        format!(
+            "spool {} full (max_rows {max_rows:?}, max_bytes {max_bytes:?}) under \
+             OnFull::Backpressure",
+            path.display()
+        )
     }
 }
 
@@ -188,7 +175,7 @@ mod tests {
             "refused by the service (error)"
         );
         assert!(!reports.first("record error"));
-        let reason = reports.displaced(&Full::Queue { capacity: 10 });
+        let reason = reports.displaced_from_queue(10);
         assert_eq!(reason, "queue full (10 records) under OnFull::Backpressure");
         assert!(!reports.first("full"), "a full store is warned about once");
     }

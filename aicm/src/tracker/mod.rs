@@ -22,7 +22,6 @@ use crate::delivery::options::OnFull;
 use crate::delivery::queue::{BlockOutcome, Pushed, Refused};
 use crate::delivery::record::{Origin, QueuedRecord, ResponseId};
 use crate::delivery::registry;
-use crate::delivery::report::Full;
 use crate::delivery::send::Receipt;
 use crate::delivery::signal::{How, run_blocking};
 use crate::delivery::wire::{Contract, Protocol};
@@ -513,9 +512,10 @@ impl Tracker {
             return;
         };
         let worker = &self.inner.worker;
-        let reason = worker.sender.reports.displaced(&Full::Queue {
-            capacity: worker.queue.capacity(),
-        });
+        let reason = worker
+            .sender
+            .reports
+            .displaced_from_queue(worker.queue.capacity());
         old.origin.hand_discarded(|| old.to_usage_record(), &reason);
     }
 }

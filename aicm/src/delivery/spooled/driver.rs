@@ -23,7 +23,6 @@ use super::shared::SpoolShared;
 use super::wire;
 use crate::delivery::bisect::Bisect;
 use crate::delivery::options::DeliveryOptions;
-use crate::delivery::report::Full;
 use crate::delivery::retry::Verdict;
 use crate::delivery::send::{Answer, Sender};
 use crate::delivery::wire::{Contract, RecordAnswer};
@@ -545,11 +544,10 @@ pub(crate) fn report_displaced(shared: &SpoolShared, displaced: Vec<DisplacedRow
         return;
     }
     let options = shared.spool.options();
-    let reason = shared.reports.displaced(&Full::Spool {
-        path: shared.path(),
-        max_rows: options.max_rows,
-        max_bytes: options.max_bytes,
-    });
+    let reason =
+        shared
+            .reports
+            .displaced_from_spool(shared.path(), options.max_rows, options.max_bytes);
     for row in &displaced {
         let Some((config_id, service_id)) = wire::owner_ids(&row.body) else {
             continue;
