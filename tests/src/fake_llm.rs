@@ -18,7 +18,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
-use tokio::sync::Notify;
+use tokio::sync::watch;
 
 /// Every fixture, by file name.
 pub const LLM_FIXTURES: &[(&str, &[u8])] = &[
@@ -92,7 +92,9 @@ pub fn llm_fixture(name: &str) -> Option<&'static [u8]> {
 #[derive(Debug)]
 pub struct FakeLlm {
     addr: SocketAddr,
-    hold: Arc<Notify>,
+    /// How many times `release` was called: a held answer waits until it has grown past
+    /// what it was when the request came in.
+    releases: Arc<watch::Sender<u64>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -101,16 +103,22 @@ impl FakeLlm {
     pub async fn start() -> std::io::Result<FakeLlm> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
-        let hold = Arc::new(Notify::new());
-        let held = hold.clone();
+        let releases = Arc::new(watch::Sender::new(0u64));
+        let held = releases.clone();
         let app = Router::new().fallback(move |uri: Uri, headers: HeaderMap, body: Bytes| {
-            let held = held.clone();
-            async move { answer(&uri, &headers, &body, held) }
+            // Subscribed when the request arrives: a release from then on frees it, even one
+            // that comes before the answer starts waiting.
+            let released = held.subscribe();
+            async move { answer(&uri, &headers, &body, released) }
         });
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(FakeLlm { addr, hold, task })
+        Ok(FakeLlm {
+            addr,
+            releases,
+            task,
+        })
     }
 
     /// `http://127.0.0.1:<port>`.
@@ -118,9 +126,11 @@ impl FakeLlm {
         format!("http://{}", self.addr)
     }
 
-    /// Lets a held answer (`x-fixture-hold: 1`) send its second half.
+    /// Lets every answer held so far (`x-fixture-hold: 1`) send its second half. Counting
+    /// releases rather than waking one waiter means a release is never lost (the answer may
+    /// not wait yet) and never spent on an answer whose reader has gone.
     pub fn release(&self) {
-        self.hold.notify_one();
+        self.releases.send_modify(|n| *n += 1);
     }
 }
 
@@ -130,7 +140,12 @@ impl Drop for FakeLlm {
     }
 }
 
-fn answer(uri: &Uri, headers: &HeaderMap, body: &[u8], hold: Arc<Notify>) -> Response {
+fn answer(
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    mut released: watch::Receiver<u64>,
+) -> Response {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let streaming = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
@@ -181,7 +196,9 @@ fn answer(uri: &Uri, headers: &HeaderMap, body: &[u8], hold: Arc<Notify>) -> Res
     let first = stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>));
     let second = stream::once(async move {
         if held {
-            hold.notified().await;
+            // The count at the request's arrival is the one seen: a release since then
+            // returns at once. A fake that stopped (the sender gone) frees it too.
+            let _ = released.changed().await;
         }
         rest
     });
