@@ -54,13 +54,16 @@ fn prepare(record: LlmRecord, mut options: TrackOptions) -> (Map<String, Value>,
     if options.response_id.is_none() {
         // An id the service would refuse (over 128 characters, not printable ASCII) is left
         // out rather than costing the record: the Tracker draws one instead.
-        options.response_id = record.response_id.filter(|id| {
-            let ok = (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic());
-            if !ok {
-                tracing::debug!(response_id = %id, "provider id not usable as a response id");
-            }
-            ok
-        });
+        options.response_id = record
+            .response_id
+            .filter(|id| {
+                let ok = (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic());
+                if !ok {
+                    tracing::debug!(response_id = %id, "provider id not usable as a response id");
+                }
+                ok
+            })
+            .map(String::into_boxed_str);
     }
     if record.incomplete {
         let mut context = match options.context.take() {

@@ -413,11 +413,10 @@ impl Tracker {
             None => None,
         };
         let mut prepared = usage.into_prepared(&ctx)?;
-        if !self.inner.anonymize_fields.is_empty() || !options.anonymize_fields.is_empty() {
-            let fields = crate::usage::anonymize::Fields::new(
-                &self.inner.anonymize_fields,
-                &options.anonymize_fields,
-            );
+        let record_fields = options.anonymize_fields.as_deref().unwrap_or_default();
+        if !self.inner.anonymize_fields.is_empty() || !record_fields.is_empty() {
+            let fields =
+                crate::usage::anonymize::Fields::new(&self.inner.anonymize_fields, record_fields);
             prepared.redact(&fields)?;
         }
         let body = QueuedRecord::body(

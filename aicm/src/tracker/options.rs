@@ -19,10 +19,12 @@ use serde_json::Value;
 pub struct TrackOptions {
     pub(crate) client_customer_key: Option<String>,
     pub(crate) context: Option<Value>,
-    pub(crate) response_id: Option<String>,
+    // Boxed where a record seldom sets it: the options are built and moved by value on every
+    // `track`, and at 128 bytes a move is a few register copies instead of a `memcpy` call.
+    pub(crate) response_id: Option<Box<str>>,
     pub(crate) timestamp: Option<SystemTime>,
     pub(crate) service_key: Option<String>,
-    pub(crate) anonymize_fields: Vec<String>,
+    pub(crate) anonymize_fields: Option<Box<[String]>>,
 }
 
 impl TrackOptions {
@@ -34,7 +36,7 @@ impl TrackOptions {
             response_id: None,
             timestamp: None,
             service_key: None,
-            anonymize_fields: Vec::new(),
+            anonymize_fields: None,
         }
     }
 
@@ -62,8 +64,12 @@ impl TrackOptions {
         mut self,
         fields: impl IntoIterator<Item = S>,
     ) -> Self {
-        self.anonymize_fields
-            .extend(fields.into_iter().map(Into::into));
+        let mut all = self
+            .anonymize_fields
+            .take()
+            .map_or_else(Vec::new, Vec::from);
+        all.extend(fields.into_iter().map(Into::into));
+        self.anonymize_fields = Some(all.into_boxed_slice());
         self
     }
 
@@ -104,7 +110,7 @@ impl TrackOptions {
     /// Use this id instead of a random one, so that re-running a backfill does not double
     /// count: the server deduplicates on it. Must be 1 to 128 printable ASCII characters.
     pub fn response_id(mut self, id: impl Into<String>) -> Self {
-        self.response_id = Some(id.into());
+        self.response_id = Some(id.into().into_boxed_str());
         self
     }
 
