@@ -428,26 +428,8 @@ impl Ctx {
     /// Fails rows for good: the reason kept in the file for the operator, counted, warned
     /// about once per cause, handed to the `on_failed` of the Tracker they belong to.
     async fn fail(&self, rows: &[&ClaimedRow], status: Option<u16>, message: &str) {
-        let shared = self.shared();
-        let error = shared.reports.failed(status, message, rows.len());
-        let row_ids = ids(rows.iter().copied());
-        if let Err(e) = shared
-            .spool
-            .fail_async(&self.owner, &row_ids, status, &error)
-            .await
-        {
-            tracing::warn!(error = %e, "could not mark spooled records failed; they are tried again once their lease ends");
-        }
-        for row in rows {
-            report_failed(shared, row, status, &error, None);
-        }
-        // Settled after the callbacks, so `flush` and `close` return once they have run.
-        {
-            let mut ledger = shared.ledger.lock();
-            ledger.last_error = Some(error);
-            ledger.settle(keys(rows.iter().copied()), Outcome::Failed);
-        }
-        shared.notify_settled();
+        let error = self.shared().reports.failed(status, message, rows.len());
+        self.fail_with(rows, status, error, None).await;
     }
 
     /// Fails one row the service refused in a 2xx answer (today's contract: `error`,
@@ -460,20 +442,37 @@ impl Ctx {
         status: &str,
         messages: Vec<String>,
     ) {
+        let error = self.shared().reports.refused(status, &messages);
+        self.fail_with(&[row], http_status, error, Some((status, messages)))
+            .await;
+    }
+
+    /// What failing rows takes once their `error` is known: marked failed in the file, each
+    /// handed to `on_failed` (with the service's `refusal` of it, if any), then settled as
+    /// failed, after the callbacks, so that `flush` and `close` return once they have run.
+    async fn fail_with(
+        &self,
+        rows: &[&ClaimedRow],
+        status: Option<u16>,
+        error: String,
+        refusal: Option<(&str, Vec<String>)>,
+    ) {
         let shared = self.shared();
-        let error = shared.reports.refused(status, &messages);
+        let row_ids = ids(rows.iter().copied());
         if let Err(e) = shared
             .spool
-            .fail_async(&self.owner, &[row.id], http_status, &error)
+            .fail_async(&self.owner, &row_ids, status, &error)
             .await
         {
-            tracing::warn!(error = %e, "could not mark a refused spooled record failed; it is tried again once its lease ends");
+            tracing::warn!(error = %e, "could not mark spooled records failed; they are tried again once their lease ends");
         }
-        report_failed(shared, row, http_status, &error, Some((status, messages)));
+        for row in rows {
+            report_failed(shared, row, status, &error, refusal.clone());
+        }
         {
             let mut ledger = shared.ledger.lock();
             ledger.last_error = Some(error);
-            ledger.settle(keys([row]), Outcome::Failed);
+            ledger.settle(keys(rows.iter().copied()), Outcome::Failed);
         }
         shared.notify_settled();
     }
@@ -566,16 +565,21 @@ pub(crate) fn report_displaced(shared: &SpoolShared, displaced: Vec<DisplacedRow
 }
 
 /// Takes over the rows of owners that are gone (on the blocking pool: it reads `/proc` and
-/// the file). Returns whether rows became due.
-async fn take_over(shared: &Arc<SpoolShared>) -> bool {
+/// the file), and wakes the loop to claim them when rows became due.
+async fn take_over(ctx: &Ctx) {
+    let shared = ctx.driver.shared.clone();
     let reader = shared.clone();
-    match tokio::task::spawn_blocking(move || reader.spool.take_over_gone()).await {
+    let due = match tokio::task::spawn_blocking(move || reader.spool.take_over_gone()).await {
         Ok(Ok(t)) => t.claimed + t.retries > 0,
         Ok(Err(e)) => {
             tracing::debug!(error = %e, "could not look for gone spool owners");
             false
         }
         Err(_) => false,
+    };
+    if due {
+        ctx.driver.claim_soon.store(true, Ordering::Release);
+        shared.work.notify_waiters();
     }
 }
 
@@ -590,10 +594,7 @@ async fn heartbeat(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
         .heartbeat_interval
         .max(Duration::from_millis(10));
     let mut failing = false;
-    if take_over(&shared).await {
-        ctx.driver.claim_soon.store(true, Ordering::Release);
-        shared.work.notify_waiters();
-    }
+    take_over(&ctx).await;
     while !*stop.borrow() {
         tokio::select! {
             () = tokio::time::sleep(interval) => {}
@@ -612,10 +613,7 @@ async fn heartbeat(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
             }
             Err(e) => tracing::debug!(error = %e, "spool heartbeat failed again"),
         }
-        if take_over(&shared).await {
-            ctx.driver.claim_soon.store(true, Ordering::Release);
-            shared.work.notify_waiters();
-        }
+        take_over(&ctx).await;
     }
 }
 
