@@ -78,6 +78,9 @@ struct Signal {
     done: AtomicU64,
     /// Checkpoints the writer ran, for tests.
     inline_done: AtomicU64,
+    /// Tests set it to drop background requests, as when the background loses every race.
+    #[cfg(test)]
+    paused: AtomicBool,
 }
 
 pub(crate) struct Checkpointer {
@@ -127,6 +130,15 @@ impl Checkpointer {
         )
     }
 
+    /// Drops background requests from now on (`true`) or no more (`false`). Pausing returns
+    /// once a background checkpoint already running has ended: the background checks the
+    /// flag under `running`, so none starts after that.
+    #[cfg(test)]
+    pub fn pause_background(&self, paused: bool) {
+        self.signal.paused.store(paused, Ordering::Relaxed);
+        drop(self.signal.running.lock());
+    }
+
     pub fn close(&self) {
         self.signal.state.lock().closing = true;
         self.signal.cond.notify_one();
@@ -160,6 +172,10 @@ fn run(conn: &Connection, signal: &Signal, path: &Path) {
             continue;
         }
         let _running = signal.running.lock();
+        #[cfg(test)]
+        if signal.paused.load(Ordering::Relaxed) {
+            continue;
+        }
         checkpoint(conn, path);
         signal.done.fetch_add(1, Ordering::Relaxed);
     }

@@ -236,6 +236,11 @@ impl Writer {
     }
 
     #[cfg(test)]
+    pub fn pause_background_checkpoints(&self, paused: bool) {
+        self.checkpointer.pause_background(paused);
+    }
+
+    #[cfg(test)]
     pub fn blocked(&self) -> usize {
         self.shared.blocked.load(Ordering::Relaxed)
     }
