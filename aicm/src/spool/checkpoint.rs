@@ -130,12 +130,12 @@ impl Checkpointer {
         )
     }
 
-    /// Drops background requests from now on (`true`) or no more (`false`). Pausing returns
-    /// once a background checkpoint already running has ended: the background checks the
-    /// flag under `running`, so none starts after that.
+    /// Drops background requests from now on. Returns once a background checkpoint already
+    /// running has ended: the background checks the flag under `running`, so none starts
+    /// after that.
     #[cfg(test)]
-    pub fn pause_background(&self, paused: bool) {
-        self.signal.paused.store(paused, Ordering::Relaxed);
+    pub fn pause_background(&self) {
+        self.signal.paused.store(true, Ordering::Relaxed);
         drop(self.signal.running.lock());
     }
 

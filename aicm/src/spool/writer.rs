@@ -236,8 +236,8 @@ impl Writer {
     }
 
     #[cfg(test)]
-    pub fn pause_background_checkpoints(&self, paused: bool) {
-        self.checkpointer.pause_background(paused);
+    pub fn pause_background_checkpoints(&self) {
+        self.checkpointer.pause_background();
     }
 
     #[cfg(test)]

@@ -136,7 +136,7 @@ fn the_log_is_checkpointed_and_starts_over() {
     // checkpoint itself, between two commits... (Left running, the background can also win
     // every race when commits are slow, on a busy disk, and keep the log short: then the
     // writer never needs to.)
-    spool.writer().pause_background_checkpoints(true);
+    spool.writer().pause_background_checkpoints();
     let mut more = 0;
     while spool.writer().checkpoints().1 == 0 {
         append();
