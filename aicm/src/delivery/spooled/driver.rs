@@ -568,8 +568,7 @@ pub(crate) fn report_displaced(shared: &SpoolShared, displaced: Vec<DisplacedRow
 /// the file), and wakes the loop to claim them when rows became due.
 async fn take_over(ctx: &Ctx) {
     let shared = ctx.driver.shared.clone();
-    let reader = shared.clone();
-    let due = match tokio::task::spawn_blocking(move || reader.spool.take_over_gone()).await {
+    let due = match tokio::task::spawn_blocking(move || shared.spool.take_over_gone()).await {
         Ok(Ok(t)) => t.claimed + t.retries > 0,
         Ok(Err(e)) => {
             tracing::debug!(error = %e, "could not look for gone spool owners");
@@ -579,7 +578,7 @@ async fn take_over(ctx: &Ctx) {
     };
     if due {
         ctx.driver.claim_soon.store(true, Ordering::Release);
-        shared.work.notify_waiters();
+        ctx.driver.shared.work.notify_waiters();
     }
 }
 
